@@ -1,0 +1,62 @@
+#pragma once
+// Running a child program without a shell.
+//
+// Arguments go straight to execve(2): no word splitting, no globbing, no
+// metacharacters, so user-supplied values can be passed safely.  The call
+// blocks the calling thread until the child exits; never call it on an I/O
+// thread.  Thread-safe: every call is independent.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace common {
+
+struct ProcessOptions {
+  // Working directory of the child; empty means the caller's.
+  std::string cwd;
+  // Environment of the child.  When `clear_env` is false the caller's
+  // environment is inherited and `env` entries are added or replace existing
+  // ones; when true the child gets exactly `env`.
+  bool clear_env = false;
+  std::map<std::string, std::string> env;
+  // Written to the child's stdin, which is then closed.  Without it the child
+  // reads /dev/null.
+  std::optional<std::string> stdin_data;
+  // Send stderr into the same stream as stdout (like 2>&1), keeping their order.
+  bool merge_stderr = false;
+  // Killed (SIGTERM, then SIGKILL after 2 s) when it runs longer than this.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Called with each complete line of output (stdout, or both when merged),
+  // without the newline, as it arrives.  Output is still collected.
+  std::function<void(const std::string& line)> on_line;
+  // Keep at most this many bytes of each collected stream (the tail survives).
+  std::size_t max_capture = 16 * 1024 * 1024;
+};
+
+struct ProcessResult {
+  int exit_code = -1;    // exit status when the child exited normally, else -1
+  int term_signal = 0;   // the signal that ended it, else 0
+  bool timed_out = false;
+  std::string out;       // stdout (with stderr when merged)
+  std::string err;       // stderr when not merged
+  std::chrono::milliseconds duration{0};
+  bool ok() const { return exit_code == 0; }
+};
+
+class ProcessError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Runs argv[0] (looked up on PATH when it has no slash) with argv.  Throws
+// ProcessError when the program cannot be started at all.
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// Full path of `program` found on PATH, or std::nullopt.
+std::optional<std::string> find_on_path(const std::string& program);
+
+}  // namespace common

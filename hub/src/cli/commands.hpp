@@ -1,0 +1,14 @@
+#pragma once
+// One entry point per subcommand of `coursehub`.  Each takes the arguments
+// after the subcommand's name and returns the process exit status.  They
+// print their own errors; main() only catches what escapes.
+#include <string>
+#include <vector>
+
+namespace hub::cli {
+
+using Argv = std::vector<std::string>;
+
+int cmd_version(const Argv& args);
+
+}  // namespace hub::cli

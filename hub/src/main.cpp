@@ -1,0 +1,69 @@
+// coursehub: one binary, many subcommands (see README.md).
+#include <git2.h>
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  std::function<int(const hub::cli::Argv&)> run;
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> kCommands = {
+      {"version", "print the version", hub::cli::cmd_version},
+  };
+  return kCommands;
+}
+
+void usage(std::FILE* out) {
+  std::fprintf(out, "usage: coursehub COMMAND [ARGS...] [--prefix DIR]\n\ncommands:\n");
+  for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nDIR defaults to $COURSEHUB_PREFIX, else /opt/tljh.\n");
+}
+
+// libgit2 must be initialised once per process, before any thread uses it.
+struct Libgit2Guard {
+  Libgit2Guard() { git_libgit2_init(); }
+  ~Libgit2Guard() { git_libgit2_shutdown(); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Libgit2Guard libgit2;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  hub::cli::Argv rest(argv + 2, argv + argc);
+  for (const auto& c : commands()) {
+    if (name != c.name) continue;
+    try {
+      return c.run(rest);
+    } catch (const hub::cli::UsageError& e) {
+      std::cerr << "error: usage: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "error: unknown: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "error: usage: unknown command '" << name << "' (see coursehub --help)\n";
+  return 2;
+}
