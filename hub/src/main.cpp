@@ -22,6 +22,7 @@ struct Command {
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"version", "print the version", hub::cli::cmd_version},
+      {"config", "show or change config.yaml (tljh-config's verbs)", hub::cli::cmd_config},
   };
   return kCommands;
 }

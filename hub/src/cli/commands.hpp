@@ -10,5 +10,6 @@ namespace hub::cli {
 using Argv = std::vector<std::string>;
 
 int cmd_version(const Argv& args);
+int cmd_config(const Argv& args);
 
 }  // namespace hub::cli
