@@ -13,6 +13,8 @@
 #include <sstream>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "common/file_lock.hpp"
@@ -28,8 +30,10 @@ namespace fs = std::filesystem;
 constexpr const char* kUsage =
     "usage: coursehub config VERB [ARGS] [--prefix DIR] [--no-validate]\n"
     "\n"
-    "  show [KEY] [--defaults]   print config.yaml as written (or one key); with\n"
-    "                            --defaults, every key with its effective value\n"
+    "  show [KEY] [--defaults] [--json]\n"
+    "                            print config.yaml as written (or one key's value);\n"
+    "                            --defaults: every key with its effective value;\n"
+    "                            --json: the value as JSON, for scripts\n"
     "  set KEY VALUE             set KEY (dotted, e.g. services.cull.timeout)\n"
     "  unset KEY                 remove KEY (and mappings left empty)\n"
     "  add-item KEY VALUE        append VALUE to the list at KEY\n"
@@ -58,6 +62,27 @@ ConfigValue value_for(const std::string& key, const std::string& raw, bool list_
   if (spec->type == ConfigType::string && !v.is_null()) return ConfigValue(raw);
   if (spec->type == ConfigType::size && v.kind() == ConfigValue::Kind::number) return ConfigValue(raw);
   return v;
+}
+
+nlohmann::ordered_json to_json(const ConfigValue& v) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::null: return nullptr;
+    case ConfigValue::Kind::boolean: return v.as_bool();
+    case ConfigValue::Kind::integer: return v.as_int();
+    case ConfigValue::Kind::number: return v.as_number();
+    case ConfigValue::Kind::string: return v.as_string();
+    case ConfigValue::Kind::list: {
+      auto out = nlohmann::ordered_json::array();
+      for (const auto& item : v.as_list()) out.push_back(to_json(item));
+      return out;
+    }
+    case ConfigValue::Kind::map: {
+      auto out = nlohmann::ordered_json::object();
+      for (const auto& [k, child] : v.as_map()) out[k] = to_json(child);
+      return out;
+    }
+  }
+  return nullptr;
 }
 
 void print_errors(const std::string& lead, const std::vector<std::string>& errors) {
@@ -101,7 +126,14 @@ int show(const Args& a, const std::string& path) {
   ConfigValue root = text ? parse_config_yaml(*text, path) : ConfigValue::empty_map();
   auto errors = validate_config(root);
   ConfigValue shown = a.flag("defaults") ? effective_config(root) : root;
-  if (a.positional().size() == 2) {
+  if (a.flag("json")) {
+    const ConfigValue* v = a.positional().size() == 2 ? shown.find_path(key_arg(a, 1)) : &shown;
+    if (!v) {
+      std::cerr << "error: config: " << key_arg(a, 1) << " is not set in " << path << "\n";
+      return 1;
+    }
+    std::cout << to_json(*v).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  } else if (a.positional().size() == 2) {
     std::string key = key_arg(a, 1);
     const ConfigValue* v = shown.find_path(key);
     if (!v) {
@@ -127,9 +159,15 @@ int show(const Args& a, const std::string& path) {
     if (!text->empty() && text->back() != '\n') std::cout << "\n";
   }
   if (!errors.empty()) {
+    // Showing the whole file doubles as a check of it; one key is only a lookup.
     std::cout.flush();
-    print_errors(path + " has problems: ", errors);
-    return 1;
+    bool whole_file = a.positional().size() == 1 && !a.flag("json");
+    if (whole_file) {
+      print_errors(path + " has problems: ", errors);
+      return 1;
+    }
+    std::cerr << "warning: " << path << " has " << errors.size()
+              << (errors.size() == 1 ? " problem" : " problems") << "; coursehub config show lists them\n";
   }
   return 0;
 }
@@ -180,7 +218,7 @@ int reload(const Args& a, const std::string& prefix, const std::string& path) {
 }  // namespace
 
 int cmd_config(const Argv& args) {
-  Args a(args, {}, {"no-validate", "defaults", "help"});
+  Args a(args, {}, {"no-validate", "defaults", "json", "help"});
   if (a.flag("help")) {
     std::cout << kUsage;
     return 0;

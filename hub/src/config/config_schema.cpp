@@ -366,7 +366,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string suggestion(const std::string& path) {
   std::string best;
-  std::size_t best_distance = std::max<std::size_t>(3, path.size() / 4) + 1;
+  std::size_t best_distance = std::max<std::size_t>(1, path.size() / 4) + 1;
   auto consider = [&](const std::string& candidate) {
     std::size_t d = edit_distance(path, candidate);
     if (d < best_distance) {

@@ -353,3 +353,58 @@ TEST_CASE("a file that is not YAML cannot be opened for editing") {
   CHECK_THROWS_AS(doc("a: [1\nb: 2\n"), hub::ConfigError);
   CHECK_THROWS_AS(doc("- a\n- b\n"), hub::ConfigError);
 }
+
+TEST_CASE("random edits of a commented file always mean what tljh-config's semantics say") {
+  // A deterministic walk through many edits: every one the value semantics
+  // allow must succeed on the text and re-read as the same value; every one
+  // they refuse must be refused with the text untouched.
+  const std::vector<std::string> keys = {"a", "a.b", "a.c", "a.b.c", "d", "d.e", "d.e.f", "g"};
+  const std::vector<std::string> values = {"x", "1", "true", "it's: #odd", "", "none", "2.5"};
+  unsigned state = 12345;
+  auto next = [&](std::size_t n) {
+    state = state * 1103515245u + 12345u;
+    return static_cast<std::size_t>((state >> 16) % n);
+  };
+  int applied = 0;
+  for (const char* start :
+       {"# head\n\na:   # the a section\n  # inside\n  b: 1  # one\n\n# between\nd:\n- 1\n- 2  # two\n# tail\n",
+        "# head\r\na:\r\n    b:\r\n        c: 'q'\r\n# between\r\nd:\r\n    - 1\r\n# tail\r\n",
+        "---\n# head\na: {}\n# between\nd: []   # empty\n# tail\n...\n"}) {
+  auto d = doc(start);
+  for (int step = 0; step < 1500; ++step) {
+    const std::string& key = keys[next(keys.size())];
+    ConfigValue v = hub::parse_cli_value(values[next(values.size())]);
+    int op = static_cast<int>(next(4));
+    auto path = hub::split_key_path(key);
+    CAPTURE(step);
+    CAPTURE(key);
+    CAPTURE(op);
+    CAPTURE(d.text());
+    std::optional<ConfigValue> expected;
+    try {
+      if (op == 0) expected = hub::set_config_item(d.value(), path, v);
+      if (op == 1) expected = hub::unset_config_item(d.value(), path);
+      if (op == 2) expected = hub::add_config_item(d.value(), path, v);
+      if (op == 3) expected = hub::remove_config_item(d.value(), path, v);
+    } catch (const hub::ConfigError&) {
+    }
+    std::string before = d.text();
+    try {
+      if (op == 0) d.set(key, v);
+      if (op == 1) d.unset(key);
+      if (op == 2) d.add_item(key, v);
+      if (op == 3) d.remove_item(key, v);
+      REQUIRE(expected.has_value());
+      REQUIRE(d.value() == *expected);
+      REQUIRE(ConfigDocument(d.text(), "again").value() == *expected);
+      ++applied;
+    } catch (const hub::ConfigError& e) {
+      CAPTURE(e.what());
+      REQUIRE_FALSE(expected.has_value());
+      REQUIRE(d.text() == before);
+    }
+    for (const char* comment : {"# head", "# between", "# tail"}) REQUIRE(d.text().find(comment) != std::string::npos);
+  }
+  }
+  CHECK(applied > 2000);
+}
