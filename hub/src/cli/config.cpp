@@ -106,7 +106,13 @@ int edit(const std::string& path, bool validate, const std::function<void(Config
     return 1;
   }
   std::string before = read_config_file(path).value_or("");
-  ConfigDocument doc(before, path);
+  std::optional<ConfigDocument> parsed;
+  try {
+    parsed.emplace(before, path);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + "\ncoursehub config could not read it, so it left it as it is: fix it by hand.");
+  }
+  ConfigDocument& doc = *parsed;
   change(doc);
   if (validate) {
     auto errors = validate_config(doc.value());
