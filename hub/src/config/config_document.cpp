@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -81,9 +80,7 @@ class TextEditor {
 
   std::string add_item(const std::vector<std::string>& path, const ConfigValue& item) {
     std::string text = format_yaml_scalar(item);
-    auto [node, limit, entry] = walk_to_parent(path, /*create=*/true);
-    (void)node;
-    (void)limit;
+    const std::optional<Entry> entry = find_last(path, /*create=*/true);
     if (entry) {
       const Node& v = *entry->value;
       Span span = entry->span;
@@ -124,9 +121,7 @@ class TextEditor {
   }
 
   std::string remove_item(const std::vector<std::string>& path, std::size_t index) {
-    auto [node, limit, entry] = walk_to_parent(path, /*create=*/false);
-    (void)node;
-    (void)limit;
+    const std::optional<Entry> entry = find_last(path, /*create=*/false);
     if (!entry) missing(path);
     const Node& v = *entry->value;
     if (v.kind != Node::Kind::sequence) throw ConfigError(dotted(path) + " is not a list");
@@ -145,11 +140,6 @@ class TextEditor {
     const Node* key;
     const Node* value;
     Span span;
-  };
-  struct Walk {
-    const Node* map;  // the mapping that holds (or would hold) the last key; nullptr: empty document
-    int limit;
-    std::optional<Entry> entry;  // the last key's entry, when present
   };
 
   // --- lines ---
@@ -174,8 +164,6 @@ class TextEditor {
       lines_.push_back(std::move(line));
       start = nl + 1;
     }
-    if (!final_eol_ && eol_ == "\r\n" && !lines_.empty() && !lines_.back().empty() && lines_.back().back() == '\r')
-      lines_.back().pop_back();
   }
 
   std::string joined() const {
@@ -303,30 +291,29 @@ class TextEditor {
     return std::nullopt;
   }
 
-  // Walks to the mapping that holds path's last key, making no change.
-  // Stops early (map = the deepest existing mapping, entry empty) when a
-  // component is missing or is not a block mapping.
-  Walk walk_to_parent(const std::vector<std::string>& path, bool create) {
+  // The entry of path's last key, found without changing anything; empty
+  // when it or a mapping on the way is missing (an error unless `create`).
+  std::optional<Entry> find_last(const std::vector<std::string>& path, bool create) {
     const Node* map = root_map();
     int limit = doc_end_ - 1;
     for (std::size_t i = 0; i < path.size(); ++i) {
-      if (!map) return {nullptr, limit, std::nullopt};
+      if (!map) return std::nullopt;
       std::optional<Entry> found = find_entry(*map, limit, path, i);
-      if (i + 1 == path.size()) return {map, limit, found};
+      if (i + 1 == path.size()) return found;
       if (!found) {
         if (!create) missing(path);
-        return {map, limit, std::nullopt};
+        return std::nullopt;
       }
       const Node& v = *found->value;
       if (v.kind != Node::Kind::mapping || (v.flow && v.entries.empty())) {
         if (!create) missing(path);
-        return {map, limit, std::nullopt};
+        return std::nullopt;
       }
       if (v.flow) unsupported_flow(v, path);
       limit = found->span.raw_end;
       map = &v;
     }
-    return {map, limit, std::nullopt};
+    return std::nullopt;
   }
 
   // Lines for `path` (from `from` on) as new nested keys at `indent`.
