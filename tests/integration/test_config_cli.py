@@ -261,16 +261,28 @@ services:
     assert run(prefix, "show").stdout == text(prefix)
 
 
-def test_flow_style_is_refused_not_mangled(prefix):
+def test_flow_style_is_rewritten_only_where_the_change_is(prefix):
     config_file(prefix).parent.mkdir(parents=True)
-    original = "users: {admin: [ann]}  # compact\nhttp:\n  port: 80\n"
+    config_file(prefix).write_text("users: {admin: [ann]}  # compact\nhttp: {port: 80}\n")
+    run(prefix, "add-item", "users.admin", "bob")
+    assert text(prefix) == "users:  # compact\n  admin:\n    - ann\n    - bob\nhttp: {port: 80}\n"
+    # A flow collection holding comments cannot be rewritten without losing them.
+    original = "users: {\n  admin: [ann],  # the boss\n}\n"
     config_file(prefix).write_text(original)
     r = run(prefix, "add-item", "users.admin", "bob", check=False)
     assert r.returncode == 1
-    assert "flow style" in r.stderr and "left unchanged" in r.stderr
+    assert "holds comments" in r.stderr and "left unchanged" in r.stderr
     assert text(prefix) == original
-    run(prefix, "set", "http.port", "8080")
-    assert text(prefix) == "users: {admin: [ann]}  # compact\nhttp:\n  port: 8080\n"
+
+
+def test_a_json_config_file_can_be_edited(prefix):
+    config_file(prefix).parent.mkdir(parents=True)
+    config_file(prefix).write_text(json.dumps({"users": {"admin": ["boss"]}, "http": {"port": 8000}}, indent=2))
+    run(prefix, "add-item", "users.admin", "ann")
+    run(prefix, "set", "http.port", "8001")
+    assert show_json(prefix) == {"users": {"admin": ["boss", "ann"]}, "http": {"port": 8001}}
+    # (json.dumps wrote no final newline, and none is added.)
+    assert text(prefix) == "users:\n  admin:\n    - boss\n    - ann\nhttp:\n  port: 8001"
 
 
 def test_a_corrupted_file_gives_a_clear_error_and_is_not_overwritten(prefix):

@@ -15,12 +15,14 @@
 //  - remove-item: the key must be a list holding the value; the first equal
 //          item is removed (an emptied list stays, as []).
 //
-// The editor understands block-style YAML (what tljh-config and admins write).
-// An edit that would have to reach into flow style ({a: 1}, [a, b] other than
-// an empty {} or []), or any file using anchors and aliases, is refused with a
-// ConfigError explaining what to rewrite, never mangled.  Every edit is checked
-// by parsing the new text again: it must mean exactly the old document with
-// the one change applied, else the edit is refused.
+// The editor works on block-style YAML (what tljh-config and admins write).
+// When a change has to reach inside a flow-style collection ({a: 1}, [a, b],
+// or a whole JSON file), that one collection is written out again in block
+// style from its new value; everything else stays as it was.  What cannot be
+// rewritten without loss is refused with a ConfigError saying why, the text
+// unchanged: a flow collection holding comments, any file using anchors and
+// aliases.  Every edit is checked by parsing the new text again: it must mean
+// exactly the old document with the one change applied, else it is refused.
 //
 // A ConfigDocument is a plain value; not thread-safe.  Locking and writing the
 // file are the caller's business (see write_file_atomically).

@@ -74,11 +74,15 @@ class TextEditor {
     detect_indentation(doc_.root);
   }
 
-  std::string set(const std::vector<std::string>& path, const ConfigValue& value) {
+  // Each edit gets `expected`, the whole document's value after the change,
+  // for the parts it rewrites from the value (flow collections).
+  std::string set(const std::vector<std::string>& path, const ConfigValue& value, const ConfigValue& expected) {
+    if (auto text = rewrite_flow(path, expected, false)) return *text;
     return assign(path, NewValue{true, format_yaml_scalar(value), {}}, false);
   }
 
-  std::string add_item(const std::vector<std::string>& path, const ConfigValue& item) {
+  std::string add_item(const std::vector<std::string>& path, const ConfigValue& item, const ConfigValue& expected) {
+    if (auto rewritten = rewrite_flow(path, expected, true)) return *rewritten;
     std::string text = format_yaml_scalar(item);
     const std::optional<Entry> entry = find_last(path, /*create=*/true);
     if (entry) {
@@ -97,7 +101,8 @@ class TextEditor {
     return assign(path, list_value(text), true);
   }
 
-  std::string unset(const std::vector<std::string>& path) {
+  std::string unset(const std::vector<std::string>& path, const ConfigValue& expected) {
+    if (auto text = rewrite_flow(path, expected, false)) return *text;
     const Node* map = root_map();
     int limit = doc_end_ - 1;
     std::vector<std::pair<const Node*, Span>> chain;  // (map holding the entry, entry span)
@@ -120,7 +125,8 @@ class TextEditor {
     return joined();
   }
 
-  std::string remove_item(const std::vector<std::string>& path, std::size_t index) {
+  std::string remove_item(const std::vector<std::string>& path, std::size_t index, const ConfigValue& expected) {
+    if (auto text = rewrite_flow(path, expected, true)) return *text;
     const std::optional<Entry> entry = find_last(path, /*create=*/false);
     if (!entry) missing(path);
     const Node& v = *entry->value;
@@ -314,6 +320,127 @@ class TextEditor {
       map = &v;
     }
     return std::nullopt;
+  }
+
+  static bool nonempty_flow(const Node& v) {
+    if (!v.flow) return false;
+    return v.kind == Node::Kind::mapping ? !v.entries.empty() : v.kind == Node::Kind::sequence && !v.items.empty();
+  }
+
+  static bool has_comment(const std::string& line, std::size_t from = 0) {
+    std::size_t first = line.find_first_not_of(" \t", from);
+    if (first != std::string::npos && line[first] == '#') return true;
+    return line.find(" #", from) != std::string::npos || line.find("\t#", from) != std::string::npos;
+  }
+
+  // When the edit has to reach inside a flow collection ({...} or [...]) on
+  // the path, that one collection is written out again in block style from
+  // its new value, and nothing else changes.  A flow collection holding
+  // comments is refused: they could not be kept.  Returns std::nullopt when
+  // there is no such collection on the path.
+  std::optional<std::string> rewrite_flow(const std::vector<std::string>& path, const ConfigValue& expected,
+                                          bool inside_last) {
+    const Node* map = root_map();
+    if (map && nonempty_flow(*map)) return rewrite_root(expected, path);
+    int limit = doc_end_ - 1;
+    std::vector<std::pair<const Node*, Span>> chain;
+    const ConfigValue* sub = &expected;
+    for (std::size_t i = 0; i < path.size() && map; ++i) {
+      auto found = find_entry(*map, limit, path, i);
+      if (!found) return std::nullopt;
+      chain.emplace_back(map, found->span);
+      sub = sub ? sub->find(path[i]) : nullptr;
+      const Node& v = *found->value;
+      bool last = i + 1 == path.size();
+      if (nonempty_flow(v) && (!last || inside_last)) {
+        refuse_comments(found->span, *found->key, path);
+        if (sub) {
+          replace_entry(*found->key, v, found->span, block_value(*sub, found->key->column));
+        } else {
+          // The change emptied it and tljh-config's pruning removes it.
+          std::size_t top = chain.size() - 1;
+          while (top > 0 && chain[top].first->entries.size() == 1) --top;
+          splice(chain[top].second.start, chain[top].second.end + 1, {});
+        }
+        return joined();
+      }
+      if (last || v.kind != Node::Kind::mapping || v.flow) return std::nullopt;
+      map = &v;
+      limit = found->span.raw_end;
+    }
+    return std::nullopt;
+  }
+
+  std::string rewrite_root(const ConfigValue& expected, const std::vector<std::string>& path) {
+    int first = doc_.root.line;
+    int last = doc_end_ - 1;
+    while (last > first && blank_or_comment(lines_[static_cast<std::size_t>(last)])) --last;
+    for (int i = first; i <= last; ++i)
+      if (has_comment(lines_[static_cast<std::size_t>(i)]))
+        throw Unsupported("the flow-style ({...}) mapping around " + dotted(path) + " holds comments (line " +
+                          std::to_string(i + 1) + "), which rewriting it would lose");
+    std::vector<std::string> out;
+    if (expected.as_map().empty()) out.push_back("{}");
+    else block_lines(out, expected, 0);
+    splice(first, last + 1, out);
+    return joined();
+  }
+
+  void refuse_comments(const Span& span, const Node& key, const std::vector<std::string>& path) const {
+    for (int i = span.start; i <= span.end; ++i) {
+      const std::string& l = lines_[static_cast<std::size_t>(i)];
+      // A comment after a one-line value is kept by replace_entry.
+      if (span.start == span.end) break;
+      if (has_comment(l, i == span.start ? static_cast<std::size_t>(key.column) : 0))
+        throw Unsupported("the flow-style ({...} or [...]) value of " + dotted(path) + " holds comments (line " +
+                          std::to_string(i + 1) + "), which rewriting it would lose");
+    }
+  }
+
+  static std::string inline_text(const ConfigValue& v) {
+    if (v.is_map()) return "{}";
+    if (v.is_list()) return "[]";
+    return format_yaml_scalar(v);
+  }
+
+  static bool nonempty_collection(const ConfigValue& v) {
+    return (v.is_map() && !v.as_map().empty()) || (v.is_list() && !v.as_list().empty());
+  }
+
+  // Block-style lines for a non-empty mapping or list at `indent`, in the
+  // file's own indentation style.
+  void block_lines(std::vector<std::string>& out, const ConfigValue& v, int indent) const {
+    std::string pad(static_cast<std::size_t>(indent), ' ');
+    if (v.is_map()) {
+      for (const auto& [k, child] : v.as_map()) {
+        std::string key = format_yaml_scalar(ConfigValue(k));
+        if (nonempty_collection(child)) {
+          out.push_back(pad + key + ":");
+          block_lines(out, child, indent + (child.is_map() ? step() : sequence_offset()));
+        } else {
+          out.push_back(pad + key + ": " + inline_text(child));
+        }
+      }
+      return;
+    }
+    for (const auto& item : v.as_list()) {
+      if (!nonempty_collection(item)) {
+        out.push_back(pad + "- " + inline_text(item));
+        continue;
+      }
+      std::vector<std::string> sub;
+      block_lines(sub, item, indent + 2);
+      sub[0] = pad + "- " + sub[0].substr(static_cast<std::size_t>(indent) + 2);
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  }
+
+  // `v` as the new value of a key at `key_indent`.
+  NewValue block_value(const ConfigValue& v, int key_indent) const {
+    if (!nonempty_collection(v)) return NewValue{true, inline_text(v), {}};
+    NewValue out{false, "", {}};
+    block_lines(out.lines, v, key_indent + (v.is_map() ? step() : sequence_offset()));
+    return out;
   }
 
   // Lines for `path` (from `from` on) as new nested keys at `indent`.
@@ -629,20 +756,22 @@ void ConfigDocument::set(std::string_view key, const ConfigValue& value) {
   auto path = split_key_path(key);
   if (!value.is_scalar()) throw ConfigError("set takes a single value; lists change with add-item");
   ConfigValue expected = set_config_item(value_, path, value);
-  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.set(path, value); }), expected, key);
+  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.set(path, value, expected); }),
+               expected, key);
 }
 
 void ConfigDocument::unset(std::string_view key) {
   auto path = split_key_path(key);
   ConfigValue expected = unset_config_item(value_, path);
-  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.unset(path); }), expected, key);
+  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.unset(path, expected); }), expected,
+               key);
 }
 
 void ConfigDocument::add_item(std::string_view key, const ConfigValue& item) {
   auto path = split_key_path(key);
   if (!item.is_scalar()) throw ConfigError("add-item takes a single value");
   ConfigValue expected = add_config_item(value_, path, item);
-  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.add_item(path, item); }), expected,
+  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.add_item(path, item, expected); }), expected,
                key);
 }
 
@@ -650,7 +779,7 @@ void ConfigDocument::remove_item(std::string_view key, const ConfigValue& item) 
   auto path = split_key_path(key);
   std::size_t index = 0;
   ConfigValue expected = remove_config_item(value_, path, item, &index);
-  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.remove_item(path, index); }),
+  replace_text(edit_text(text_, source_, key, [&](TextEditor& e) { return e.remove_item(path, index, expected); }),
                expected, key);
 }
 
