@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   lighttpd fcgiwrap curl procps psmisc python3-pytest python3-websocket
-  chromium wrk hyperfine sqlite3 passwd
+  chromium wrk hyperfine sqlite3 passwd python3-requests python3-yaml openssl
 )
 
 want=("${build_pkgs[@]}")

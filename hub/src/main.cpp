@@ -23,6 +23,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"version", "print the version", hub::cli::cmd_version},
       {"config", "show or change config.yaml (tljh-config's verbs)", hub::cli::cmd_config},
+      {"serve", "run the hub (--ip A, --port N; 0 picks a free port)", hub::cli::cmd_serve},
+      {"user", "add | list | remove | set-password | admin | import (CSV)", hub::cli::cmd_user},
+      {"token", "create an API token for a user", hub::cli::cmd_token},
   };
   return kCommands;
 }

@@ -11,5 +11,8 @@ using Argv = std::vector<std::string>;
 
 int cmd_version(const Argv& args);
 int cmd_config(const Argv& args);
+int cmd_serve(const Argv& args);
+int cmd_user(const Argv& args);
+int cmd_token(const Argv& args);
 
 }  // namespace hub::cli

@@ -1,0 +1,72 @@
+#include "db/migrations.hpp"
+
+#include <stdexcept>
+
+#include "common/sqlite.hpp"
+
+namespace hub::db {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {"hub: accounts, sessions, API tokens, login failures",
+       R"sql(
+        CREATE TABLE users (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          admin INTEGER NOT NULL DEFAULT 0,
+          instructor INTEGER NOT NULL DEFAULT 0,
+          password_hash TEXT,                      -- argon2id encoded; NULL: no password set yet
+          status TEXT NOT NULL DEFAULT 'active',   -- 'active' | 'pending' (signed up, awaiting approval)
+          created REAL NOT NULL,
+          last_activity REAL
+        );
+        CREATE TABLE sessions (
+          id TEXT PRIMARY KEY,                     -- SHA-256 (hex) of the session secret in the cookie
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created REAL NOT NULL,
+          last_seen REAL NOT NULL,
+          expires REAL NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE api_tokens (
+          id INTEGER PRIMARY KEY,
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          hash TEXT NOT NULL UNIQUE,               -- SHA-256 (hex) of the token
+          prefix TEXT NOT NULL,                    -- first characters, to recognise a token
+          note TEXT NOT NULL DEFAULT '',
+          created REAL NOT NULL,
+          expires_at REAL,
+          last_activity REAL
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id);
+        CREATE TABLE login_failures (
+          key TEXT PRIMARY KEY,                    -- 'user:<name>' or 'addr:<ip>'
+          failures INTEGER NOT NULL,
+          window_start REAL NOT NULL,
+          locked_until REAL NOT NULL DEFAULT 0
+        );
+       )sql"},
+  };
+  return kMigrations;
+}
+
+void migrate(common::Database& db) {
+  const auto& list = migrations();
+  const int latest = static_cast<int>(list.size());
+  for (;;) {
+    int version = db.user_version();
+    if (version > latest)
+      throw std::runtime_error("the database has schema version " + std::to_string(version) +
+                               ", newer than this coursehub knows (" + std::to_string(latest) + "): upgrade coursehub");
+    if (version == latest) return;
+    db.transaction([&] {
+      // Another process may have migrated between our read and BEGIN IMMEDIATE.
+      int now = db.user_version();
+      if (now != version) return;
+      db.exec(list[static_cast<std::size_t>(version)].sql);
+      db.set_user_version(version + 1);
+    });
+  }
+}
+
+}  // namespace hub::db

@@ -1,0 +1,10 @@
+#include "modules.hpp"
+
+namespace hub {
+
+void register_modules(App& app) {
+  add_api_routes(app);
+  add_page_routes(app);
+}
+
+}  // namespace hub

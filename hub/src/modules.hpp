@@ -1,0 +1,14 @@
+#pragma once
+// Every module of the hub adds its routes and hooks here, once, at start-up.
+namespace hub {
+
+class App;
+
+// Calls each module's add_*_routes(app), in order (hub/src/modules.cpp).
+void register_modules(App& app);
+
+// One declaration per module; each lives in the module's own .cpp.
+void add_api_routes(App& app);    // hub/src/api/api_routes.cpp: /hub/api users, tokens, info
+void add_page_routes(App& app);   // hub/src/pages/page_routes.cpp: login, signup, home, admin, static files
+
+}  // namespace hub
