@@ -162,7 +162,8 @@ def test_change_password_signs_out_other_sessions(hub):
 
 
 def test_first_use_authenticator_sets_the_password_on_first_login(tmp_path):
-    with Hub(tmp_path, config={"auth": {"type": "firstuseauthenticator.FirstUseAuthenticator"}}) as hub:
+    config = {"auth": {"type": "firstuseauthenticator.FirstUseAuthenticator", "firstuse": {"create_users": True}}}
+    with Hub(tmp_path, config=config) as hub:
         r = hub.browser().get(hub.url + "hub/signup", allow_redirects=False)
         assert r.status_code == 404
         s = hub.login("Frank", "Frank-Pass-123")
@@ -187,3 +188,12 @@ def test_banned_user_loses_access_on_reload(hub):
     (hub.prefix / "config" / "config.yaml").write_text("users: [this is: not valid\n")
     hub.reload(wait_for="config reload failed")
     assert hub.login("boss", ADMIN_PW)
+
+
+def test_first_use_without_create_users_only_admits_known_names(tmp_path):
+    with Hub(tmp_path, config={"auth": {"type": "firstuse"}}) as hub:
+        hub.add_user("known")
+        assert hub.login("stranger", "Stranger-Pass-1", expect_ok=False).last_response.status_code == 403
+        assert "stranger" not in hub.cli("user", "list").stdout
+        hub.login("known", "Known-Pass-123")
+        assert hub.login("known", "Other-Pass-456", expect_ok=False).last_response.status_code == 403

@@ -130,10 +130,10 @@ int cmd_serve(const Argv& argv) {
                      "(Let's Encrypt is not built in: put certbot's files there)\n";
         return 1;
       }
-      int https_port = server.listen_https(config->http_address, config->https_port, config->https_tls_cert,
+      int https_port = server.listen_https(config->https_address, config->https_port, config->https_tls_cert,
                                            config->https_tls_key);
       int http_port = server.listen_redirect_to_https(config->http_address, config->http_port, https_port);
-      url = "https://" + url_host(config->http_address) + ":" + std::to_string(https_port) + app.url("/");
+      url = "https://" + url_host(config->https_address) + ":" + std::to_string(https_port) + app.url("/");
       log::info("redirecting http://" + url_host(config->http_address) + ":" + std::to_string(http_port) + "/ to HTTPS");
     } else {
       int port = server.listen_http(config->http_address, config->http_port);

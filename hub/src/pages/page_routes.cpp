@@ -131,8 +131,9 @@ void login_post(App& app, std::shared_ptr<Request> req, http::Reply reply) {
     auto user = accounts::find_user(db, name);
     std::optional<std::string> hash = user ? accounts::password_hash_of(db, user->id) : std::nullopt;
 
-    if (!hash && cfg->auth_type == "firstuse") {
-      // FirstUseAuthenticator: the first sign-in of a name sets its password.
+    if (!hash && cfg->auth_type == "firstuse" && (user || cfg->firstuse_create_users)) {
+      // FirstUseAuthenticator: the first sign-in of a name sets its password
+      // (of a name nobody created yet only with auth.firstuse.create_users).
       if (!app.auth().allowed_by_config(name, user && user->admin))
         return reply(login_page(app, *req, "You are not allowed to use this hub.", name, 403));
       try {
