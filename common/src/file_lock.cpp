@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,6 +68,12 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
     other.fd_ = -1;
   }
   return *this;
+}
+
+bool FileLock::still_at_path() const {
+  struct stat held{}, current{};
+  if (fd_ < 0 || ::fstat(fd_, &held) != 0 || ::stat(path_.c_str(), &current) != 0) return false;
+  return held.st_dev == current.st_dev && held.st_ino == current.st_ino;
 }
 
 FileLock::~FileLock() {

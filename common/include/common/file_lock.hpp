@@ -33,6 +33,12 @@ class FileLock {
 
   const std::string& path() const { return path_; }
 
+  // Whether the file this lock holds is still the one at path() (false when
+  // it was renamed away or replaced since).  A waiter that locked a file
+  // which has moved in the meantime holds a lock nobody else will ask for,
+  // and should acquire again.
+  bool still_at_path() const;
+
  private:
   FileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   std::string path_;
