@@ -10,6 +10,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "gitpuller/sync.hpp"
 
 namespace {
 
@@ -26,6 +27,8 @@ const std::vector<Command>& commands() {
       {"serve", "run the hub (--ip A, --port N; 0 picks a free port)", hub::cli::cmd_serve},
       {"user", "add | list | remove | set-password | admin | import (CSV)", hub::cli::cmd_user},
       {"token", "create an API token for a user", hub::cli::cmd_token},
+      {"pull", "sync a git repository into a folder (REPO_URL DIR [--branch B] [--json])", hub::cli::cmd_pull},
+      {"cred", "stored git credentials: add | list | remove | test", hub::cli::cmd_cred},
   };
   return kCommands;
 }
@@ -38,7 +41,10 @@ void usage(std::FILE* out) {
 
 // libgit2 must be initialised once per process, before any thread uses it.
 struct Libgit2Guard {
-  Libgit2Guard() { git_libgit2_init(); }
+  Libgit2Guard() {
+    git_libgit2_init();
+    gitpuller::configure_libgit2();
+  }
   ~Libgit2Guard() { git_libgit2_shutdown(); }
 };
 

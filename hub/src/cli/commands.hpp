@@ -14,5 +14,7 @@ int cmd_config(const Argv& args);
 int cmd_serve(const Argv& args);
 int cmd_user(const Argv& args);
 int cmd_token(const Argv& args);
+int cmd_pull(const Argv& args);
+int cmd_cred(const Argv& args);
 
 }  // namespace hub::cli
