@@ -1,0 +1,258 @@
+"""A real smart-HTTP git server on 127.0.0.1 for tests and benchmarks.
+
+lighttpd runs `git http-backend` as a CGI program.  The listening socket is
+bound by this module on 127.0.0.1:0 and handed to lighttpd (systemd socket
+activation), so there is never a port race.  Every request that reaches git
+is appended to a request log, so callers can count upstream work exactly.
+
+    from githttp import GitHttpServer
+
+    with GitHttpServer(tmp_path / "srv") as srv:
+        url = srv.add_repo("course", "/path/to/teacher/work/tree")  # bare copy
+        priv = srv.add_repo("secret", src, private=True)            # Basic auth
+        srv.username, srv.password                                  # valid login
+        srv.repo_path("course")      # the bare repo, push to it with `git push`
+        srv.reset_log()
+        ... run clients ...
+        srv.count("fetch", "course")  # pack downloads (POST git-upload-pack)
+        srv.count("refs", "course")   # ref advertisements (GET info/refs)
+
+URLs look like http://127.0.0.1:PORT/git/course.git and, for private
+repositories, http://127.0.0.1:PORT/git/private/secret.git.  Requests for
+private repositories without valid credentials get 401 from lighttpd and
+never reach git (so they are not in the request log; see `denied()` for
+those, read from lighttpd's access log).
+
+Only the Python standard library, lighttpd and git are needed.  The server
+is stopped by `stop()` or by leaving the `with` block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = ["GitHttpServer", "Request"]
+
+_BACKEND_CANDIDATES = ("/usr/lib/git-core/git-http-backend", "/usr/libexec/git-core/git-http-backend")
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request that reached git http-backend."""
+
+    method: str  # GET or POST
+    path: str  # PATH_INFO, e.g. /course.git/info/refs or /private/secret.git/git-upload-pack
+    query: str  # e.g. service=git-upload-pack
+    user: str  # the authenticated user, "" when anonymous
+    time: float  # seconds since the epoch when the request arrived
+
+    @property
+    def repo(self) -> str:
+        """The repository name, without .git and without the private/ folder."""
+        parts = [p for p in self.path.split("/") if p]
+        for i, part in enumerate(parts):
+            if part.endswith(".git"):
+                return part[: -len(".git")]
+        return parts[-1] if parts else ""
+
+    @property
+    def kind(self) -> str:
+        """'refs' (ref advertisement), 'fetch' (pack download), 'push' or 'other'."""
+        if self.path.endswith("/info/refs"):
+            return "refs"
+        if self.method == "POST" and self.path.endswith("/git-upload-pack"):
+            return "fetch"
+        if self.path.endswith("/git-receive-pack") or "service=git-receive-pack" in self.query:
+            return "push"
+        return "other"
+
+
+class GitHttpServer:
+    """lighttpd + git http-backend on 127.0.0.1, with a request log.
+
+    `root` is a scratch folder the server owns (created if missing).
+    `username`/`password` are the one login the private area accepts.
+    """
+
+    def __init__(self, root, username: str = "teacher", password: str = "s3cret-token-4821"):
+        self.root = Path(root)
+        self.username = username
+        self.password = password
+        self.repos_dir = self.root / "repos"
+        self.log_path = self.root / "requests.log"
+        self.access_log_path = self.root / "access.log"
+        self.error_log_path = self.root / "error.log"
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> "GitHttpServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        backend = next((p for p in _BACKEND_CANDIDATES if os.path.exists(p)), None)
+        if backend is None:
+            raise RuntimeError("git http-backend not found (install git)")
+        (self.repos_dir / "private").mkdir(parents=True, exist_ok=True)
+        self.log_path.touch()
+        self.access_log_path.touch()
+        cgi = self.root / "git-cgi.sh"
+        # The wrapper logs each request with one O_APPEND write (atomic for
+        # short lines), then becomes git http-backend.
+        cgi.write_text(
+            "#!/bin/sh\n"
+            f"printf '%s\\t%s\\t%s\\t%s\\t%s\\n' \"$REQUEST_METHOD\" \"$PATH_INFO\" \"$QUERY_STRING\" "
+            f"\"${{REMOTE_USER:-}}\" \"$(date +%s.%N)\" >> '{self.log_path}'\n"
+            f"export GIT_PROJECT_ROOT='{self.repos_dir}'\n"
+            "export GIT_HTTP_EXPORT_ALL=1\n"
+            f"exec '{backend}'\n"
+        )
+        cgi.chmod(0o755)
+        users = self.root / "users.txt"
+        users.write_text(f"{self.username}:{self.password}\n")
+        users.chmod(0o600)
+        docroot = self.root / "htdocs"
+        docroot.mkdir(exist_ok=True)
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(512)
+        self.port = self._sock.getsockname()[1]
+
+        conf = self.root / "lighttpd.conf"
+        conf.write_text(
+            f"""
+server.modules = ("mod_access", "mod_alias", "mod_auth", "mod_authn_file", "mod_cgi", "mod_setenv", "mod_accesslog")
+server.document-root = "{docroot}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.systemd-socket-activation = "enable"
+server.errorlog = "{self.error_log_path}"
+server.max-connections = 1024
+server.max-fds = 4096
+server.max-request-size = 2097152
+accesslog.filename = "{self.access_log_path}"
+accesslog.format = "%h %u %t \\"%r\\" %>s %b"
+alias.url = ("/git" => "{cgi}")
+$HTTP["url"] =~ "^/git" {{
+  cgi.assign = ("" => "")
+}}
+auth.backend = "plain"
+auth.backend.plain.userfile = "{users}"
+$HTTP["url"] =~ "^/git/private/" {{
+  auth.require = ("" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+}}
+"""
+        )
+        fd = self._sock.fileno()
+        # LISTEN_PID must be lighttpd's own pid: let sh export its pid, then exec.
+        self._proc = subprocess.Popen(
+            ["/bin/sh", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -D -f "$1" 3<&{fd}', lighttpd, str(conf)],
+            pass_fds=(fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                raise RuntimeError(f"lighttpd exited: {err}\n{self.error_log_path.read_text(errors='replace')}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5).read()
+                return
+            except urllib.error.HTTPError:
+                return  # any HTTP answer means it is serving
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("lighttpd did not answer within 30 s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc is not None and self._proc.stderr:
+            self._proc.stderr.close()
+        self._proc = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    # -- repositories ----------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/git"
+
+    def repo_path(self, name: str, private: bool = False) -> Path:
+        """The bare repository served under `name`."""
+        return self.repos_dir / ("private" if private else "") / f"{name}.git"
+
+    def url(self, name: str, private: bool = False) -> str:
+        return f"{self.base_url}/{'private/' if private else ''}{name}.git"
+
+    def add_repo(self, name: str, source, private: bool = False) -> str:
+        """Serves a bare clone of `source` (a path or URL git can clone) as
+        `name`; returns its URL.  An existing repository of that name is replaced."""
+        dest = self.repo_path(name, private)
+        if dest.exists():
+            shutil.rmtree(dest)
+        subprocess.run(["git", "clone", "-q", "--bare", "--no-local", str(source), str(dest)], check=True)
+        # Keep the default branch of the source (clone --bare copies HEAD).
+        subprocess.run(["git", "-C", str(dest), "config", "http.receivepack", "true"], check=True)
+        subprocess.run(["git", "-C", str(dest), "update-server-info"], check=True)
+        return self.url(name, private)
+
+    # -- request log -----------------------------------------------------
+
+    def requests(self) -> list[Request]:
+        """Requests that reached git since the last reset, oldest first."""
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) != 5:
+                continue
+            method, path, query, user, t = parts
+            out.append(Request(method, path, query, user, float(t or 0)))
+        return out
+
+    def count(self, kind: str | None = None, repo: str | None = None) -> int:
+        """How many logged requests match `kind` ('refs', 'fetch', 'push',
+        'other') and repository name; None matches any."""
+        return sum(
+            1
+            for r in self.requests()
+            if (kind is None or r.kind == kind) and (repo is None or r.repo == repo)
+        )
+
+    def denied(self) -> int:
+        """Requests lighttpd answered with 401 (read from its access log,
+        which lighttpd may write with a short delay)."""
+        return sum(1 for line in self.access_log_path.read_text(errors="replace").splitlines() if '" 401 ' in line)
+
+    def reset_log(self) -> None:
+        self.log_path.write_text("")
