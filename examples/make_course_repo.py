@@ -269,7 +269,7 @@ def teacher_update(work: Path, seed: int, when: int | None = None, notebooks: in
         p = work / "updates" / f"update-{seed}-{i + 1}.md"
         p.parent.mkdir(exist_ok=True)
         p.write_text(f"# Update {seed}.{i + 1}\n\n" + "\n".join(sentence(rng) for _ in range(20)) + "\n")
-    return commit_all(work, f"Week update {seed}", when or BASE_TIME + 86400 * (100 + seed))
+    return commit_all(work, f"Week update {seed}", when or BASE_TIME + 86400 * 60 + seed % 10_000_000)
 
 
 def generate(out: Path, seed: int = 1, commits: int = 40, scale: float = 1.0) -> str:

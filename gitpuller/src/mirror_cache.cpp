@@ -297,10 +297,6 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
   }
 
   snap = read_mirror(path);
-  if (auto d = snap.refs.resolve_default()) {
-    progress.line("Preparing files for checkout");
-    create_snapshot(path, d->commit, tips(snap.refs));
-  }
 
   json stats = read_json(stats_path);
   stats["url"] = url.clean;

@@ -161,9 +161,11 @@ $HTTP["url"] =~ "^/git/private/" {{
 """
         )
         fd = self._sock.fileno()
-        # LISTEN_PID must be lighttpd's own pid: let sh export its pid, then exec.
+        # The socket becomes fd 3 in the child (socket activation's first fd);
+        # LISTEN_PID must be lighttpd's own pid: bash (which, unlike dash,
+        # takes multi-digit fds) exports its pid, then execs.
         self._proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -D -f "$1" 3<&{fd}', lighttpd, str(conf)],
+            ["/bin/bash", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -D -f "$1" 3<&{fd}', lighttpd, str(conf)],
             pass_fds=(fd,),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -176,7 +178,8 @@ $HTTP["url"] =~ "^/git/private/" {{
         while True:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"lighttpd exited: {err}\n{self.error_log_path.read_text(errors='replace')}")
+                log = self.error_log_path.read_text(errors="replace") if self.error_log_path.exists() else ""
+                raise RuntimeError(f"lighttpd exited: {err}\n{log}")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5).read()
                 return

@@ -73,10 +73,11 @@ class MirrorCache {
   // Makes (once) a checkout snapshot of `commit` inside the mirror, from
   // which new folders copy their files instead of unpacking objects; returns
   // its path, or nullopt when it cannot be made (syncs then check out from
-  // objects).  The hub calls it after refresh() before starting a
-  // `--from-mirror` worker, which can use but not make snapshots.  A refresh
-  // that downloads makes the snapshot of upstream's default branch itself.
-  // Thread-safe, single-flight like refresh().
+  // objects).  Only first syncs (new folders) use snapshots: sync() asks
+  // for one itself; the hub calls it after refresh() before starting a
+  // `--from-mirror` worker for a folder that does not exist yet (the worker
+  // can use but not make snapshots).  Costs one checkout per commit; the
+  // newest few per mirror are kept.  Thread-safe, single-flight like refresh().
   std::optional<std::filesystem::path> prepare_snapshot(const RepoUrl& url, const std::string& commit);
 
   // Where the mirror of `url` lives (whether or not it exists yet).

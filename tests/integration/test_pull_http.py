@@ -1,0 +1,198 @@
+"""`coursehub pull` over smart HTTP (lighttpd + git http-backend on
+127.0.0.1): the mirror cache under --prefix, one upstream download for a
+burst of processes, worker mode, and private repositories."""
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from githttp import GitHttpServer
+from pull_support import Teacher, all_bytes_under, coursehub, git, lines, pull, status
+
+
+@pytest.fixture
+def served(tmp_path):
+    t = Teacher(tmp_path)
+    for i in range(12):
+        t.write(f"week{i // 4 + 1}/nb{i}.ipynb", lines(1, 300, f"cell {i} "))
+    t.commit("material")
+    with GitHttpServer(tmp_path / "srv") as srv:
+        srv.add_repo("course", t.work)
+        srv.add_repo("secret", t.work, private=True)
+        yield t, srv
+
+
+def teacher_push(t: Teacher, srv: GitHttpServer, name: str = "course", private: bool = False) -> str:
+    git(t.work, "add", "-A")
+    git(t.work, "commit", "-q", "-m", "update")
+    git(t.work, "push", "-q", "--force", str(srv.repo_path(name, private)), "HEAD:main")
+    return git(t.work, "rev-parse", "HEAD").strip()
+
+
+def test_direct_sync_over_http_clones_and_updates(tmp_path, served):
+    t, srv = served
+    d = tmp_path / "course"
+    r = pull(srv.url("course"), d, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "cloned"
+    t.write("week1/nb0.ipynb", "teacher 1\n" + lines(2, 300, "cell 0 "))
+    tip = teacher_push(t, srv)
+    r = pull(srv.url("course"), d, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "fast_forwarded"
+    assert git(d, "rev-parse", "HEAD").strip() == tip
+    assert git(d, "remote", "get-url", "origin").strip() == srv.url("course")
+
+
+def test_a_burst_of_processes_makes_one_upstream_download(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    srv.reset_log()
+    n = 10
+    results = [None] * n
+
+    def run(i):
+        results[i] = pull(srv.url("course"), tmp_path / f"students/s{i}/course", "--prefix", prefix, "--json")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [r.code for r in results] == [0] * n, [r.err for r in results if r.code]
+    tip = git(t.work, "rev-parse", "HEAD").strip()
+    for i in range(n):
+        d = tmp_path / f"students/s{i}/course"
+        assert results[i].report["outcome"] == "cloned"
+        assert git(d, "rev-parse", "HEAD").strip() == tip
+        assert (d / "week3/nb11.ipynb").read_text() == lines(1, 300, "cell 11 ")
+        assert status(d) == ""
+    assert srv.count("fetch", "course") == 1
+    # Every sync still looked at upstream's refs.
+    assert srv.count("refs", "course") >= n
+    assert sum(1 for r in results if r.report["upstream_fetched"]) == 1
+
+
+def test_a_resync_checks_upstream_refs_and_never_serves_stale_content(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    d = tmp_path / "course"
+    assert pull(srv.url("course"), d, "--prefix", prefix).code == 0
+    srv.reset_log()
+    r = pull(srv.url("course"), d, "--prefix", prefix, "--json")
+    assert r.report["outcome"] == "up_to_date"
+    assert srv.count("fetch") == 0 and srv.count("refs") == 1
+    # Upstream moves on right after: the very next sync gets it.
+    t.write("week1/nb1.ipynb", "changed\n")
+    tip = teacher_push(t, srv)
+    r = pull(srv.url("course"), d, "--prefix", prefix, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "fast_forwarded"
+    assert git(d, "rev-parse", "HEAD").strip() == tip
+    assert srv.count("fetch") == 1
+
+
+def test_a_worker_syncs_from_the_mirror_alone(tmp_path, served):
+    """The hub's system-user mode: a privileged refresh, then an unprivileged
+    worker that only reads the mirror (here: upstream is stopped meanwhile)."""
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    assert pull(srv.url("course"), tmp_path / "warm", "--prefix", prefix).code == 0
+    [mirror] = list((prefix / "state/mirrors").glob("*.git"))
+    srv.stop()
+    d = tmp_path / "student/course"
+    r = pull(srv.url("course"), d, "--from-mirror", mirror, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "cloned"
+    assert git(d, "remote", "get-url", "origin").strip() == srv.url("course")
+    assert status(d) == ""
+    # Mirror files are readable by others; the state folder's secrets are not.
+    for p in mirror.rglob("*"):
+        assert p.stat().st_mode & 0o004, p
+
+
+def test_a_private_repository_needs_a_stored_credential(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    d = tmp_path / "course"
+    r = pull(srv.url("secret", private=True), d, "--prefix", prefix)
+    assert r.code != 0
+    assert r.error_line.startswith("error: auth: "), r.err
+    assert srv.base_url + "/private/secret/" in r.error_line  # names the prefix to add
+    assert not d.exists()
+
+    add = coursehub("cred", "add", srv.base_url + "/private/", "--username", srv.username, "--token-stdin",
+                    "--prefix", prefix, input=srv.password + "\n")
+    assert add.code == 0, add.err
+    assert srv.password not in add.out + add.err
+    r = pull(srv.url("secret", private=True), d, "--prefix", prefix, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "cloned"
+    # The token is nowhere: output, the student's folder (config included), the mirror.
+    assert srv.password not in r.out + r.err
+    assert srv.password.encode() not in all_bytes_under(d)
+    assert srv.password.encode() not in all_bytes_under(prefix / "state/mirrors")
+    assert git(d, "remote", "get-url", "origin").strip() == srv.url("secret", private=True)
+    listing = coursehub("cred", "list", "--prefix", prefix)
+    assert srv.password[-4:] in listing.out and srv.password not in listing.out
+    assert "last_used=never" not in listing.out
+
+
+def test_a_rejected_credential_fails_with_auth_and_is_recorded(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    assert coursehub("cred", "add", srv.base_url + "/private", "--username", srv.username, "--token-stdin",
+                     "--prefix", prefix, input="wrong-token-0000").code == 0
+    r = pull(srv.url("secret", private=True), tmp_path / "course", "--prefix", prefix)
+    assert r.code != 0 and r.error_line.startswith("error: auth: "), r.err
+    assert "rejected" in r.err
+    assert "wrong-token" not in r.out + r.err
+    listing = coursehub("cred", "list", "--prefix", prefix, "--json")
+    [entry] = __import__("json").loads(listing.out)
+    assert entry["last_error"] and "wrong-token" not in entry["last_error"]
+
+
+def test_a_credential_is_not_offered_outside_its_prefix(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    assert coursehub("cred", "add", srv.base_url + "/private/other-course", "--username", srv.username,
+                     "--token-stdin", "--prefix", prefix, input=srv.password).code == 0
+    r = pull(srv.url("secret", private=True), tmp_path / "course", "--prefix", prefix)
+    assert r.code != 0 and r.error_line.startswith("error: auth: ")
+    assert not any(req.user for req in srv.requests())
+
+
+def test_an_old_folder_with_a_token_in_its_origin_is_cleaned(tmp_path, served):
+    """The usual TLJH workaround put tokens into URLs; after a sync the
+    student's folder no longer holds one."""
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    token_url = srv.url("secret", private=True).replace("http://", f"http://{srv.username}:{srv.password}@")
+    d = tmp_path / "course"
+    git(tmp_path, "clone", "-q", "--depth", "1", token_url, str(d))
+    assert srv.password.encode() in (d / ".git/config").read_bytes()
+    assert coursehub("cred", "add", srv.base_url + "/private/", "--username", srv.username, "--token-stdin",
+                     "--prefix", prefix, input=srv.password).code == 0
+    t.write("week1/nb0.ipynb", "new\n")
+    tip = teacher_push(t, srv, "secret", private=True)
+    r = pull(srv.url("secret", private=True), d, "--prefix", prefix, "--json")
+    assert r.code == 0, r.err
+    assert git(d, "rev-parse", "HEAD").strip() == tip
+    assert srv.password.encode() not in all_bytes_under(d / ".git")
+    assert not (d / ".git/shallow").exists()
+
+
+def test_cred_test_checks_access_without_printing_the_secret(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    r = coursehub("cred", "test", srv.url("secret", private=True), "--prefix", prefix)
+    assert r.code != 0 and r.error_line.startswith("error: auth: ")
+    assert coursehub("cred", "add", srv.base_url + "/private/", "--username", srv.username, "--token-stdin",
+                     "--prefix", prefix, input=srv.password).code == 0
+    r = coursehub("cred", "test", srv.url("secret", private=True), "--prefix", prefix)
+    assert r.code == 0, r.err
+    assert "OK" in r.out and "main" in r.out
+    assert srv.password not in r.out + r.err
