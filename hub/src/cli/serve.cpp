@@ -39,7 +39,7 @@ int parse_port(const std::string& s) {
 
 std::shared_ptr<const HubConfig> load(const std::string& prefix, const Overrides& o) {
   auto cfg = std::make_shared<HubConfig>(load_config(config_path(prefix)));
-  if (o.ip) cfg->http_address = *o.ip;
+  if (o.ip) cfg->http_address = cfg->https_address = *o.ip;
   if (o.port) cfg->http_port = *o.port;
   return cfg;
 }

@@ -616,8 +616,9 @@ void Session::do_close() {
   if (state_ == State::closed) return;
   state_ = State::closed;
   takeover_shutdown_.clear();
-  if (auto* tls = stream_.tls()) {
-    stream_.tcp().expires_after(std::chrono::seconds(5));
+  if (auto* tls = stream_.tls(); tls && !server_->stopping) {
+    // Say close_notify, but do not wait long for the peer's (idle clients never answer).
+    stream_.tcp().expires_after(std::chrono::seconds(1));
     tls->async_shutdown([self = shared_from_this()](beast::error_code) { self->stream_.tcp().close(); });
     return;
   }
