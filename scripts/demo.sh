@@ -49,7 +49,44 @@ EOF
   echo "   (a git folder of its own: $(du -sh "$student" | cut -f1); the mirror cache is in $prefix/state/mirrors)"
 }
 
+# The hub itself on an embedded default: SQLite state, the local spawner,
+# native accounts, and a demo admin whose password is printed here.  It
+# serves in the foreground (Ctrl-C stops it); DEMO_IP/DEMO_PORT choose where
+# (127.0.0.1:8000 by default: use `ssh -L 8000:127.0.0.1:8000 host` from a
+# laptop), DEMO_NO_SERVE=1 sets everything up without serving.
+demo_hub() {
+  local prefix="$demo/prefix"
+  local ip=${DEMO_IP:-127.0.0.1} port=${DEMO_PORT:-8000}
+  echo "== coursehub serve: the hub"
+  mkdir -p "$prefix/config"
+  if [[ ! -f "$prefix/config/config.yaml" ]]; then
+    "$coursehub" config set auth.type native --prefix "$prefix" >/dev/null
+    "$coursehub" config add-item users.admin demo-admin --prefix "$prefix" >/dev/null
+  fi
+  local password
+  password="demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  if "$coursehub" user list --prefix "$prefix" | grep -q '^demo-admin'; then
+    printf '%s\n' "$password" | "$coursehub" user set-password demo-admin --password-stdin --prefix "$prefix" >/dev/null
+  else
+    printf '%s\n' "$password" | "$coursehub" user add demo-admin --admin --password-stdin --prefix "$prefix" >/dev/null
+  fi
+  local url="http://$ip:$port/"
+  echo "-- hub state in $prefix/state (SQLite), config in $prefix/config/config.yaml"
+  echo "-- open $url and sign in as demo-admin with password: $password"
+  echo "   (students sign up at ${url}hub/signup; approve them at ${url}hub/authorize)"
+  if "$coursehub" --help | grep -q '^  link '; then
+    echo "-- a git-pull link to the demo course:"
+    "$coursehub" link "$demo/teacher/course" --hub "$url" --prefix "$prefix" | sed 's/^/   /' || true
+  fi
+  if [[ -n "${DEMO_NO_SERVE:-}" ]]; then
+    echo "-- DEMO_NO_SERVE is set: not starting the hub.  Run: $coursehub serve --prefix $prefix --ip $ip --port $port"
+    return
+  fi
+  exec "$coursehub" serve --prefix "$prefix" --ip "$ip" --port "$port"
+}
+
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
 mkdir -p "$demo"
 demo_sync
+demo_hub

@@ -98,8 +98,10 @@ def test_listing_paginates_and_filters(hub):
     assert isinstance(plain, list) and len(plain) == 200  # JupyterHub's maximum page
     inactive = hub.api("GET", "users?state=inactive&limit=200", token=hub.admin_token).json()
     assert len(inactive) == 200
-    default = hub.api("GET", "users", token=hub.admin_token).json()
-    assert len(default) == 50  # JupyterHub's default page
+    # JupyterHub's defaults: 200 without the envelope, 50 with it.
+    assert len(hub.api("GET", "users", token=hub.admin_token).json()) == 200
+    paged = hub.api("GET", "users", token=hub.admin_token, headers={"Accept": PAGINATION}).json()
+    assert len(paged["items"]) == 50 and paged["_pagination"]["next"]["offset"] == 50
     assert hub.api("GET", "users?state=ready", token=hub.admin_token).json() == []
     assert hub.api("GET", "users?state=bogus", token=hub.admin_token).status_code == 400
     assert hub.api("GET", "users?offset=-1", token=hub.admin_token).status_code == 400

@@ -1,4 +1,5 @@
 // The JupyterHub-compatible REST API under /hub/api.
+#include <algorithm>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -19,7 +20,7 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
-constexpr std::int64_t kDefaultLimit = 50;  // JupyterHub's api_page_default_limit
+constexpr std::int64_t kDefaultLimit = 50;  // JupyterHub's api_page_default_limit (with the envelope)
 constexpr std::int64_t kMaxLimit = 200;     // JupyterHub's api_page_max_limit
 
 std::int64_t int_param(const Request& req, const char* name, std::int64_t fallback) {
@@ -93,9 +94,11 @@ Response list_users(App& app, Request& req) {
   std::string state = req.query_param("state").value_or("");
   if (!state.empty() && state != "active" && state != "inactive" && state != "ready")
     throw HttpError(400, "state must be one of active, inactive, ready");
+  // As JupyterHub: clients that do not ask for the pagination envelope get
+  // the largest page by default, so old code misses fewer users.
+  bool envelope = req.header("Accept").value_or("").find("application/jupyterhub-pagination+json") != std::string::npos;
   std::int64_t offset = int_param(req, "offset", 0);
-  std::int64_t limit = std::min(int_param(req, "limit", kDefaultLimit), kMaxLimit);
-  if (limit == 0) limit = kDefaultLimit;
+  std::int64_t limit = std::clamp<std::int64_t>(int_param(req, "limit", envelope ? kDefaultLimit : kMaxLimit), 1, kMaxLimit);
   accounts::UserQuery q;
   q.search = req.query_param("name_filter").value_or("");
   auto& db = app.db();
@@ -128,8 +131,7 @@ Response list_users(App& app, Request& req) {
     for (std::int64_t i = offset; i < total && i < offset + limit; ++i) items.push_back(matching[static_cast<std::size_t>(i)]);
   }
 
-  auto accept = req.header("Accept").value_or("");
-  if (accept.find("application/jupyterhub-pagination+json") == std::string::npos) return Response::json(200, items);
+  if (!envelope) return Response::json(200, items);
   json next = nullptr;
   if (offset + limit < total) {
     std::string url = app.url("/hub/api/users") + "?offset=" + std::to_string(offset + limit) +
@@ -137,9 +139,9 @@ Response list_users(App& app, Request& req) {
     if (!state.empty()) url += "&state=" + state;
     next = {{"offset", offset + limit}, {"limit", limit}, {"url", url}};
   }
-  json envelope = {{"items", items},
+  json page = {{"items", items},
                    {"_pagination", {{"offset", offset}, {"limit", limit}, {"total", total}, {"next", next}}}};
-  return Response::json(200, envelope).header("Content-Type", "application/jupyterhub-pagination+json");
+  return Response::json(200, page).header("Content-Type", "application/jupyterhub-pagination+json");
 }
 
 Response create_users(App& app, Request& req) {
