@@ -422,3 +422,42 @@ def test_reload_refuses_an_invalid_config(prefix):
     run(prefix, "--no-validate", "set", "http.port", "eighty")
     r = run(prefix, "reload", check=False)
     assert r.returncode == 1 and "not reloading" in r.stderr and "http.port" in r.stderr
+
+
+def test_reload_makes_the_running_hub_pick_up_changes(tmp_path):
+    from hubproc import Hub
+
+    with Hub(tmp_path, config={"users": {"admin": ["boss"]}}) as hub:
+        prefix = hub.prefix
+        hub.add_user("henry", "Henry-Pass-123")
+        api = hub.api_client(hub.token("boss"))
+        henry = hub.login("henry", "Henry-Pass-123")
+        assert api.get(hub.url + "hub/api/users/carol", timeout=30).status_code == 404
+
+        # The fixture wrote JSON; coursehub config edits it like any config.yaml.
+        run(prefix, "add-item", "users.admin", "carol")
+        run(prefix, "add-item", "users.banned", "henry")
+        # Written, not yet applied.
+        assert api.get(hub.url + "hub/api/users/carol", timeout=30).status_code == 404
+        assert henry.get(hub.url + "hub/home", allow_redirects=False, timeout=30).status_code == 200
+
+        reloads = hub.log().count("configuration reloaded")
+        r = run(prefix, "reload")
+        assert f"pid {hub.proc.pid}" in r.stdout
+        hub.wait_for_log("configuration reloaded", count=reloads + 1, timeout=60)
+        carol = api.get(hub.url + "hub/api/users/carol", timeout=30)
+        assert carol.status_code == 200 and carol.json()["admin"] is True
+        assert henry.get(hub.url + "hub/home", allow_redirects=False, timeout=30).status_code == 302
+
+        # A configuration the hub would refuse is not sent; the hub keeps running as it was.
+        run(prefix, "--no-validate", "set", "services.cull.timeout", "soon")
+        r = run(prefix, "reload", check=False)
+        assert r.returncode == 1 and "services.cull.timeout" in r.stderr
+        assert hub.log().count("configuration reloaded") == reloads + 1
+        assert "config reload failed" not in hub.log()
+        assert api.get(hub.url + "hub/api/users/carol", timeout=30).json()["admin"] is True
+
+    # Once the hub has stopped, reload says so.
+    run(prefix, "unset", "services.cull.timeout")
+    r = run(prefix, "reload", check=False)
+    assert r.returncode == 1 and "no hub is running" in r.stderr
