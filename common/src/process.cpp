@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,11 +86,17 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
   Pipe out_pipe, err_pipe, in_pipe, exec_pipe;
   auto started = std::chrono::steady_clock::now();
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw ProcessError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     ::setpgid(0, 0);
+    if (o.die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    }
+    if (o.umask) ::umask(static_cast<mode_t>(*o.umask));
     if (o.stdin_data) {
       ::dup2(in_pipe.fd[0], 0);
     } else {
@@ -120,6 +127,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     ::waitpid(pid, nullptr, 0);
     throw ProcessError("cannot start " + argv[0] + ": " + std::strerror(exec_errno));
   }
+  if (o.on_start) o.on_start(static_cast<int>(pid));
 
   ProcessResult result;
   std::string line_buf;

@@ -23,6 +23,7 @@ struct Command {
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"version", "print the version", hub::cli::cmd_version},
+      {"env", "the shared Python environment: install, remove, history, rollback", hub::cli::cmd_env},
       {"config", "show or change config.yaml (tljh-config's verbs)", hub::cli::cmd_config},
       {"serve", "run the hub (--ip A, --port N; 0 picks a free port)", hub::cli::cmd_serve},
       {"user", "add | list | remove | set-password | admin | import (CSV)", hub::cli::cmd_user},

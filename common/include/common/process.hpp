@@ -35,6 +35,17 @@ struct ProcessOptions {
   std::function<void(const std::string& line)> on_line;
   // Keep at most this many bytes of each collected stream (the tail survives).
   std::size_t max_capture = 16 * 1024 * 1024;
+  // File-creation mask of the child (e.g. 022 so what it writes is readable by
+  // all and writable only by its owner); unset means the caller's.
+  std::optional<unsigned> umask;
+  // The child is sent SIGKILL when the thread that started it dies (Linux
+  // PR_SET_PDEATHSIG), so a killed caller never leaves it running unattended.
+  // Mind that this is the calling *thread*: start such children from a thread
+  // that outlives them.
+  bool die_with_parent = false;
+  // Called on the calling thread right after the child started, with its pid
+  // (which is also its process group id).  Must not throw.
+  std::function<void(int pid)> on_start;
 };
 
 struct ProcessResult {

@@ -10,6 +10,7 @@ namespace hub::cli {
 using Argv = std::vector<std::string>;
 
 int cmd_version(const Argv& args);
+int cmd_env(const Argv& args);
 int cmd_config(const Argv& args);
 int cmd_serve(const Argv& args);
 int cmd_user(const Argv& args);

@@ -2,7 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -45,4 +52,48 @@ TEST_CASE("a child that overstays its timeout is killed and reported") {
 TEST_CASE("a program that does not exist is an error, not a crash") {
   CHECK_THROWS_AS(common::run_process({"/nonexistent/program"}), common::ProcessError);
   CHECK_THROWS_AS(common::run_process({"no-such-program-anywhere"}), common::ProcessError);
+}
+
+TEST_CASE("the child runs with the umask it was given and reports its pid at start") {
+  common::ProcessOptions o;
+  o.umask = 027;
+  int started_pid = 0;
+  o.on_start = [&](int pid) { started_pid = pid; };
+  auto r = common::run_process({"sh", "-c", "umask; echo $$"}, o);
+  REQUIRE(r.ok());
+  CHECK(r.out.substr(0, 5) == "0027\n");
+  CHECK(std::to_string(started_pid) + "\n" == r.out.substr(5));
+}
+
+TEST_CASE("a child started to die with its parent is killed when the parent is killed") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t parent = ::fork();
+  REQUIRE(parent >= 0);
+  if (parent == 0) {
+    common::ProcessOptions o;
+    o.die_with_parent = true;
+    o.on_start = [&](int pid) { (void)!::write(fds[1], &pid, sizeof pid); };
+    common::run_process({"sleep", "30"}, o);
+    ::_exit(0);
+  }
+  int child = 0;
+  REQUIRE(::read(fds[0], &child, sizeof child) == sizeof child);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  // Once the signal lands the orphan is gone or a zombie waiting for init.
+  auto running = [](int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_s, comm, state;
+    if (!(stat >> pid_s >> comm >> state)) return false;
+    return state != "Z" && state != "X";
+  };
+  bool gone = false;
+  for (int i = 0; i < 1000 && !gone; ++i) {
+    gone = !running(child);
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(gone);
 }
