@@ -156,15 +156,34 @@ def write_simple_index(files_dir, index_dir):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    gates = {}
+
     def log_message(self, fmt, *args):
         pass
+
+    def do_GET(self):
+        gate = self.gates.get(self.path.rsplit("/", 1)[-1])
+        if gate is not None:
+            gate.reached.set()
+            gate.release.wait(300)
+        super().do_GET()
+
+
+class Gate:
+    """Holds downloads of one file until release() (reached is set when one waits)."""
+
+    def __init__(self):
+        self.reached = threading.Event()
+        self.release = threading.Event()
 
 
 class PackageIndex:
     """Serves index_dir over HTTP on 127.0.0.1 on a free port, in a thread."""
 
     def __init__(self, index_dir):
-        handler = lambda *a, **k: _QuietHandler(*a, directory=str(index_dir), **k)
+        gates = self._gates = {}
+        handler_class = type("Handler", (_QuietHandler,), {"gates": gates})
+        handler = lambda *a, **k: handler_class(*a, directory=str(index_dir), **k)
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -172,7 +191,15 @@ class PackageIndex:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    def hold(self, filename):
+        """Downloads of `filename` wait until the returned gate is released."""
+        gate = Gate()
+        self._gates[filename] = gate
+        return gate
+
     def stop(self):
+        for gate in self._gates.values():
+            gate.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
