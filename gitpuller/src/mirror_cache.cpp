@@ -122,6 +122,11 @@ std::uint64_t disk_size(const fs::path& dir) {
   return total;
 }
 
+// Waits until nobody holds the lock exclusively (true), or gives up after `wait`.
+bool wait_shared(const fs::path& lock_path, std::chrono::milliseconds wait) {
+  return common::FileLock::try_acquire(lock_path.string(), wait, common::FileLock::Mode::shared).has_value();
+}
+
 bool mirror_matches(const fs::path& path, const RefSnapshot& upstream, MirrorSnapshot* out) {
   std::error_code ec;
   if (!fs::exists(path / "HEAD", ec)) return false;
@@ -243,6 +248,9 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
   std::unique_lock thread_lock(entry.fetch_mutex);
   std::optional<common::FileLock> file_lock;
   try {
+    // Waiting with a shared lock lets every waiter of a class burst look at
+    // the finished download at once instead of one after another.
+    if (wait_shared(lock_path, lock_wait) && mirror_matches(path, upstream, &snap)) return snap;
     file_lock = common::FileLock::try_acquire(lock_path.string(), lock_wait);
   } catch (const std::system_error& e) {
     throw SyncError(failure_code, std::string("The course cache cannot be locked: ") + e.what());
@@ -318,11 +326,14 @@ std::optional<fs::path> MirrorCache::prepare_snapshot(const RepoUrl& url, const 
   std::unique_lock thread_lock(entry.fetch_mutex);
   std::optional<common::FileLock> file_lock;
   try {
+    if (wait_shared(lock_path, lock_wait))
+      if (auto existing = find_snapshot(path, commit)) return existing;
     file_lock = common::FileLock::try_acquire(lock_path.string(), lock_wait);
   } catch (const std::system_error&) {
     return std::nullopt;
   }
   if (!file_lock) return std::nullopt;
+  if (auto existing = find_snapshot(path, commit)) return existing;
   std::set<std::string> keep;
   try {
     keep = tips(read_mirror(path).refs);

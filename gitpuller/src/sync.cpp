@@ -18,6 +18,7 @@
 #include "gitpuller/credentials.hpp"
 #include "gitpuller/mirror_cache.hpp"
 #include "snapshot.hpp"
+#include "socket_stream.hpp"
 #include "sources.hpp"
 #include "transfer.hpp"
 
@@ -351,7 +352,9 @@ bool Engine::first_clone(Source& source) {
     }
   }
   bool copied = false;
-  if (auto snapshot = source.snapshot_for(r.commit)) {
+  // The sync that just downloaded is usually alone (or first of a class):
+  // it checks out directly; the ones after it share one snapshot.
+  if (auto snapshot = source.fetched_upstream() ? std::nullopt : source.snapshot_for(r.commit)) {
     ProgressThrottle progress(&options_.on_event);
     copied = checkout_from_snapshot(repo.get(), *snapshot, target, progress);
   }
@@ -919,6 +922,7 @@ void configure_libgit2() {
   std::call_once(once, [] {
     // Objects read back from our own packs were verified when indexed.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+    register_socket_stream(std::chrono::seconds(30), std::chrono::minutes(2));
   });
 }
 

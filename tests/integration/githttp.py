@@ -23,6 +23,13 @@ private repositories without valid credentials get 401 from lighttpd and
 never reach git (so they are not in the request log; see `denied()` for
 those, read from lighttpd's access log).
 
+Counting: libgit2 (coursehub) speaks protocol v0, where every POST to
+git-upload-pack is a pack request.  The git CLI asks for protocol v2, where
+POSTs also carry ls-refs; create the server with `git_protocol="0"` to make
+git CLI clients speak v0 too (one request fewer per operation), so that
+`count("fetch")` counts pack requests exactly for every client.  Requests
+made with v2 are logged with kind "v2" (ls-refs or fetch, not told apart).
+
 Only the Python standard library, lighttpd and git are needed.  The server
 is stopped by `stop()` or by leaving the `with` block.
 """
@@ -53,6 +60,7 @@ class Request:
     query: str  # e.g. service=git-upload-pack
     user: str  # the authenticated user, "" when anonymous
     time: float  # seconds since the epoch when the request arrived
+    protocol: str = ""  # the Git-Protocol header the server honoured ("version=2"), "" for v0
 
     @property
     def repo(self) -> str:
@@ -65,11 +73,12 @@ class Request:
 
     @property
     def kind(self) -> str:
-        """'refs' (ref advertisement), 'fetch' (pack download), 'push' or 'other'."""
+        """'refs' (ref advertisement), 'fetch' (a v0 pack request), 'v2' (a
+        protocol v2 command: ls-refs or fetch), 'push' or 'other'."""
         if self.path.endswith("/info/refs"):
             return "refs"
         if self.method == "POST" and self.path.endswith("/git-upload-pack"):
-            return "fetch"
+            return "v2" if "version=2" in self.protocol else "fetch"
         if self.path.endswith("/git-receive-pack") or "service=git-receive-pack" in self.query:
             return "push"
         return "other"
@@ -82,10 +91,12 @@ class GitHttpServer:
     `username`/`password` are the one login the private area accepts.
     """
 
-    def __init__(self, root, username: str = "teacher", password: str = "s3cret-token-4821"):
+    def __init__(self, root, username: str = "teacher", password: str = "s3cret-token-4821",
+                 git_protocol: str | None = None):
         self.root = Path(root)
         self.username = username
         self.password = password
+        self.git_protocol = git_protocol
         self.repos_dir = self.root / "repos"
         self.log_path = self.root / "requests.log"
         self.access_log_path = self.root / "access.log"
@@ -114,10 +125,12 @@ class GitHttpServer:
         cgi = self.root / "git-cgi.sh"
         # The wrapper logs each request with one O_APPEND write (atomic for
         # short lines), then becomes git http-backend.
+        force_v0 = "unset HTTP_GIT_PROTOCOL\n" if self.git_protocol == "0" else ""
         cgi.write_text(
             "#!/bin/sh\n"
-            f"printf '%s\\t%s\\t%s\\t%s\\t%s\\n' \"$REQUEST_METHOD\" \"$PATH_INFO\" \"$QUERY_STRING\" "
-            f"\"${{REMOTE_USER:-}}\" \"$(date +%s.%N)\" >> '{self.log_path}'\n"
+            + force_v0 +
+            f"printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' \"$REQUEST_METHOD\" \"$PATH_INFO\" \"$QUERY_STRING\" "
+            f"\"${{REMOTE_USER:-}}\" \"$(date +%s.%N)\" \"${{HTTP_GIT_PROTOCOL:-}}\" >> '{self.log_path}'\n"
             f"export GIT_PROJECT_ROOT='{self.repos_dir}'\n"
             "export GIT_HTTP_EXPORT_ALL=1\n"
             f"exec '{backend}'\n"
@@ -237,15 +250,15 @@ $HTTP["url"] =~ "^/git/private/" {{
         out = []
         for line in self.log_path.read_text(errors="replace").splitlines():
             parts = line.split("\t")
-            if len(parts) != 5:
+            if len(parts) != 6:
                 continue
-            method, path, query, user, t = parts
-            out.append(Request(method, path, query, user, float(t or 0)))
+            method, path, query, user, t, protocol = parts
+            out.append(Request(method, path, query, user, float(t or 0), protocol))
         return out
 
     def count(self, kind: str | None = None, repo: str | None = None) -> int:
-        """How many logged requests match `kind` ('refs', 'fetch', 'push',
-        'other') and repository name; None matches any."""
+        """How many logged requests match `kind` ('refs', 'fetch', 'v2',
+        'push', 'other') and repository name; None matches any."""
         return sum(
             1
             for r in self.requests()

@@ -1,0 +1,410 @@
+#!/usr/bin/python3
+"""Sync engine benchmark: coursehub pull against nbgitpuller's git commands,
+side by side in one run, on a realistic course repository served over smart
+HTTP on loopback.
+
+    bench/sync/run.py [--reps 7] [--burst 60] [--burst-reps 3] [--no-append]
+
+Measurements (medians over the repetitions):
+  1. first sync of one student: `git clone --depth 1` vs `coursehub pull
+     --prefix` with a cold cache (first student of all) and a warm one;
+  2. a class burst: N students at the same moment (N processes, N folders),
+     wall time until the last is done, and the requests the web server saw;
+  3. re-sync when nothing changed upstream: nbgitpuller's update sequence vs
+     `coursehub pull`;
+  4. a typical update: the teacher changed 5 notebooks and added 2 files, the
+     student edited 3 notebooks (one of them also changed by the teacher).
+
+The baseline is nbgitpuller itself (Debian's python3-nbgitpuller), driven
+in-process the way its Jupyter server extension runs it: the module is
+imported once and each sync is `GitPuller(url, dir, branch=None).pull()`,
+which runs `git ls-remote --symref` to find the default branch, then `git
+clone --depth 1 --branch B` for a first sync, or for an update `git fetch`,
+`git diff` (new upstream files to rename), `git ls-files --deleted` (+ `git
+checkout` of each), `git diff-files` (+ `git commit -am` when dirty) and
+`git merge -Xours`.  Without the package, the same git commands are run by
+this script.  The class burst compares with N concurrent `git clone --depth
+1`, as the issue defines it.  The web server makes git clients speak
+protocol v0, as libgit2 does, so request counts compare like with like (this
+saves the baseline one round trip per operation).  The table is printed and
+appended, dated, to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from githttp import GitHttpServer  # noqa: E402
+import make_course_repo as course  # noqa: E402
+
+os.environ.update({"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"})
+os.environ.pop("COURSEHUB_PREFIX", None)
+GIT_ENV = dict(os.environ)
+
+try:
+    import logging
+
+    from nbgitpuller.pull import GitPuller  # Debian: python3-nbgitpuller
+
+    logging.disable(logging.CRITICAL)
+    try:
+        from importlib.metadata import version as _version
+
+        BASELINE_VERSION = _version("nbgitpuller")
+    except Exception:
+        BASELINE_VERSION = "?"
+except ImportError:  # pragma: no cover - depends on the machine
+    GitPuller = None
+    BASELINE_VERSION = ""
+IDENTITY = ["-c", "user.email=nbgitpuller@nbgitpuller.link", "-c", "user.name=nbgitpuller"]
+
+
+def run(cmd, cwd=None, check=True) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(c) for c in cmd], cwd=cwd, env=GIT_ENV, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# -- the baseline: nbgitpuller ----------------------------------------------
+
+def baseline_sync(url: str, dest: Path) -> None:
+    """One nbgitpuller sync of the default branch into dest."""
+    if GitPuller is not None:
+        for _ in GitPuller(url, str(dest), branch=None).pull():
+            pass
+        return
+    out = run(["git", "ls-remote", "--symref", "--", url, "HEAD"]).stdout
+    branch = next(l.split()[1] for l in out.splitlines() if l.startswith("ref:")).split("/", 2)[2]
+    if not dest.exists():
+        run(["git", "clone", "--depth", "1", "--branch", branch, "--", url, dest])
+    else:
+        commands_update(dest, branch)
+
+
+def commands_update(repo: Path, branch: str) -> None:
+    run(["git", "fetch"], cwd=repo)
+    added = run(["git", "diff", "--name-only", "--diff-filter=A", f"{branch}..origin/{branch}"], cwd=repo).stdout
+    stamp = datetime.datetime.now().strftime("__%Y%m%d%H%M%S")
+    for name in filter(None, added.splitlines()):
+        p = repo / name
+        if p.exists():
+            p.rename(p.with_name(p.stem + stamp + p.suffix))
+    deleted = run(["git", "ls-files", "--deleted", "-z"], cwd=repo).stdout
+    for name in filter(None, deleted.split("\0")):
+        run(["git", "checkout", f"origin/{branch}", "--", name], cwd=repo)
+    run(["git", "reset", "--mixed"], cwd=repo)
+    if run(["git", "diff-files", "--quiet"], cwd=repo, check=False).returncode != 0:
+        run(["git", *IDENTITY, "commit", "-am", "Automatic commit by nbgitpuller", "--allow-empty"], cwd=repo)
+    run(["git", *IDENTITY, "merge", "-Xours", f"origin/{branch}"], cwd=repo)
+
+
+# -- coursehub --------------------------------------------------------------
+
+class Coursehub:
+    def __init__(self, binary: Path):
+        self.binary = binary
+
+    def pull(self, url: str, dest: Path, prefix: Path | None) -> None:
+        cmd = [self.binary, "pull", url, dest]
+        if prefix:
+            cmd += ["--prefix", prefix]
+        run(cmd)
+
+    def argv(self, url: str, dest: Path, prefix: Path | None) -> list[str]:
+        cmd = [str(self.binary), "pull", url, str(dest)]
+        if prefix:
+            cmd += ["--prefix", str(prefix)]
+        return cmd
+
+
+def server_cpu(srv: GitHttpServer) -> float:
+    """CPU seconds used so far by lighttpd and the CGI programs it reaped."""
+    fields = open(f"/proc/{srv._proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def burst(argvs: list[list[str]]) -> float:
+    """Starts every command at once; wall time until the last one exits."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(a, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for a in argvs]
+    failures = []
+    for p, a in zip(procs, argvs):
+        _, err = p.communicate()
+        if p.returncode != 0:
+            failures.append(f"{' '.join(a)}: {err.decode(errors='replace')}")
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(argvs)} failed; first: {failures[0]}")
+    return elapsed
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out).resolve()
+        self.ch = Coursehub(Path(args.bin).resolve())
+        self.rows: list[tuple] = []
+        self.notes: list[str] = []
+
+    def fresh(self, name: str) -> Path:
+        p = self.out / "runs" / name
+        if p.exists():
+            shutil.rmtree(p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def prepare_course(self) -> Path:
+        src = self.out / f"course-seed{self.args.seed}"
+        if not (src / ".git").exists():
+            if src.exists():
+                shutil.rmtree(src)
+            print(f"generating the course repository in {src} ...", flush=True)
+            course.generate(src, seed=self.args.seed)
+        files = [p for p in src.rglob("*") if p.is_file() and ".git" not in p.parts]
+        size = sum(p.stat().st_size for p in files)
+        commits = run(["git", "rev-list", "--count", "HEAD"], cwd=src).stdout.strip()
+        self.describe = f"{len(files)} files, {size / 1e6:.1f} MB work tree, {commits} commits"
+        return src
+
+    def counts(self, srv: GitHttpServer) -> str:
+        return f"{srv.count('fetch', 'course')} fetch / {srv.count('refs', 'course')} refs"
+
+    # 1 ------------------------------------------------------------------
+    def first_sync(self, srv: GitHttpServer, url: str) -> None:
+        reps = self.args.reps
+        base, cold, warm = [], [], []
+        warm_prefix = self.fresh("first-warm-prefix")
+        self.ch.pull(url, self.fresh("first-warmup"), warm_prefix)
+        counts = {}
+        for i in range(reps):
+            d = self.fresh(f"first-base-{i}")
+            srv.reset_log()
+            base.append(timed(lambda: baseline_sync(url, d)))
+            counts["base"] = self.counts(srv)
+            d = self.fresh(f"first-cold-{i}")
+            p = self.fresh(f"first-cold-prefix-{i}")
+            srv.reset_log()
+            cold.append(timed(lambda: self.ch.pull(url, d, p)))
+            counts["cold"] = self.counts(srv)
+            d = self.fresh(f"first-warm-{i}")
+            srv.reset_log()
+            warm.append(timed(lambda: self.ch.pull(url, d, warm_prefix)))
+            counts["warm"] = self.counts(srv)
+            print(f"  first sync rep {i + 1}/{reps}: baseline {base[-1]:.3f}  cold {cold[-1]:.3f}  warm {warm[-1]:.3f}",
+                  flush=True)
+        self.rows.append(("1. first sync, cold cache (first student of all)", median(cold), median(base),
+                          counts["cold"], counts["base"], "-"))
+        self.rows.append(("1. first sync, warm cache (any later student)", median(warm), median(base),
+                          counts["warm"], counts["base"], "-"))
+
+    # 2 ------------------------------------------------------------------
+    def class_burst(self, srv: GitHttpServer, url: str) -> None:
+        n, reps = self.args.burst, self.args.burst_reps
+        ours, base, cpu_ours, cpu_base = [], [], [], []
+        c_ours = c_base = ""
+        for i in range(reps):
+            for which in (("ours", "base") if i % 2 == 0 else ("base", "ours")):
+                root = self.fresh(f"burst-{which}-{i}")
+                root.mkdir()
+                srv.reset_log()
+                cpu0 = children_cpu() + server_cpu(srv)
+                if which == "ours":
+                    prefix = root / "prefix"
+                    t = burst([self.ch.argv(url, root / f"s{k}/course", prefix) for k in range(n)])
+                    ours.append(t)
+                    cpu_ours.append(children_cpu() + server_cpu(srv) - cpu0)
+                    c_ours = self.counts(srv)
+                else:
+                    t = burst([["git", "clone", "-q", "--depth", "1", "--branch", "main", url, str(root / f"s{k}/course")]
+                               for k in range(n)])
+                    base.append(t)
+                    cpu_base.append(children_cpu() + server_cpu(srv) - cpu0)
+                    c_base = self.counts(srv)
+                shutil.rmtree(root)
+            print(f"  burst rep {i + 1}/{reps}: baseline {base[-1]:.2f} s ({cpu_base[-1]:.1f} CPU s)  "
+                  f"coursehub {ours[-1]:.2f} s ({cpu_ours[-1]:.1f} CPU s)  ({c_base} vs {c_ours})", flush=True)
+        self.rows.append((f"2. class burst: {n} students at once, cold cache (time to the last)", median(ours), median(base),
+                          c_ours, c_base, ">= 5x, 1 fetch"))
+        self.notes.append(f"Class burst CPU time (clients + web server, median): coursehub {median(cpu_ours):.1f} s, "
+                          f"baseline {median(cpu_base):.1f} s ({median(cpu_base) / median(cpu_ours):.1f}x); the machine "
+                          "is shared, so wall times carry other jobs' load, CPU times do not.")
+
+    # 3 ------------------------------------------------------------------
+    def resync(self, srv: GitHttpServer, url: str) -> None:
+        reps = max(self.args.reps, 11)
+        b = self.fresh("resync-base")
+        baseline_sync(url, b)
+        o = self.fresh("resync-ours")
+        p = self.fresh("resync-prefix")
+        self.ch.pull(url, o, p)
+        ours, base = [], []
+        for i in range(reps):
+            srv.reset_log()
+            base.append(timed(lambda: baseline_sync(url, b)))
+            c_base = self.counts(srv)
+            srv.reset_log()
+            ours.append(timed(lambda: self.ch.pull(url, o, p)))
+            c_ours = self.counts(srv)
+        print(f"  re-sync: baseline {median(base):.3f}  coursehub {median(ours):.3f}", flush=True)
+        self.rows.append(("3. re-sync, nothing new upstream", median(ours), median(base), c_ours, c_base, "<= 1/10"))
+
+    # 4 ------------------------------------------------------------------
+    def typical_update(self, srv: GitHttpServer, url: str, src: Path) -> None:
+        reps = self.args.reps
+        bare = srv.repo_path("course")
+        base_commit = run(["git", "rev-parse", "HEAD"], cwd=src).stdout.strip()
+        teacher = self.fresh("update-teacher")
+        run(["git", "clone", "-q", src, teacher])
+        before = {p: p.read_bytes() for p in teacher.glob("lectures/*/*.ipynb")}
+        update_commit = course.teacher_update(teacher, seed=4242)
+        changed = sorted(str(p.relative_to(teacher)) for p, data in before.items() if p.read_bytes() != data)
+        added = run(["git", "diff", "--name-only", "--diff-filter=A", f"{base_commit}..{update_commit}"], cwd=teacher).stdout.split()
+        assert len(changed) == 5 and len(added) == 2, (changed, added)
+        rng = random.Random(99)
+        untouched = sorted(str(p.relative_to(teacher)) for p in before if str(p.relative_to(teacher)) not in changed)
+        student_edits = [changed[0]] + rng.sample(untouched, 2)
+
+        def upstream_at(commit: str) -> None:
+            run(["git", "push", "-q", "--force", str(bare), f"{commit}:refs/heads/main"], cwd=teacher)
+
+        upstream_at(base_commit)
+        # A mirror at the base commit, as the class left it last week.  Each
+        # repetition starts from a copy of it; the folders themselves are
+        # made by real syncs (a copied folder would have stale stat data and
+        # make both sides re-hash every file).
+        template_prefix = self.fresh("update-prefix")
+        self.ch.pull(url, self.fresh("update-warmup"), template_prefix)
+
+        ours, base = [], []
+        c_ours = c_base = ""
+        for i in range(reps):
+            upstream_at(base_commit)
+            work = self.fresh(f"update-{i}")
+            work.mkdir()
+            run(["cp", "-a", template_prefix, work / "prefix"])
+            self.ch.pull(url, work / "ours", work / "prefix")
+            baseline_sync(url, work / "base")
+            for d in (work / "ours", work / "base"):
+                for k, rel in enumerate(student_edits):
+                    course.student_edit(random.Random(k), d / rel)
+            upstream_at(update_commit)
+            steps = [("ours", lambda: self.ch.pull(url, work / "ours", work / "prefix")),
+                     ("base", lambda: baseline_sync(url, work / "base"))]
+            if i % 2:
+                steps.reverse()
+            for which, fn in steps:
+                srv.reset_log()
+                (ours if which == "ours" else base).append(timed(fn))
+                if which == "ours":
+                    c_ours = self.counts(srv)
+                else:
+                    c_base = self.counts(srv)
+            # Both must have done the job: the student's edit and the teacher's new files.
+            for d in (work / "ours", work / "base"):
+                assert "My notes:" in (d / student_edits[1]).read_text(), d
+                assert all((d / a).exists() for a in added), d
+            shutil.rmtree(work)
+            print(f"  update rep {i + 1}/{reps}: baseline {base[-1]:.3f}  coursehub {ours[-1]:.3f}", flush=True)
+        upstream_at(base_commit)
+        self.rows.append(("4. typical update (teacher: 5 notebooks + 2 files; student: 3 notebooks, 1 overlapping)",
+                          median(ours), median(base), c_ours, c_base, "<= 1/3"))
+
+    # -------------------------------------------------------------------
+    def table(self) -> str:
+        load = os.getloadavg()
+        when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        lines = [
+            f"## {when} — sync engine (`bench/sync/run.py`)",
+            "",
+            f"Course repo: {self.describe} (examples/make_course_repo.py, seed {self.args.seed}); smart HTTP on "
+            f"127.0.0.1 (lighttpd + git http-backend); {os.cpu_count()} CPUs, load average at the end "
+            f"{load[0]:.1f}; {self.args.reps} repetitions ({self.args.burst_reps} for the burst). "
+            f"Baseline: {'nbgitpuller ' + BASELINE_VERSION + ' (GitPuller in-process)' if GitPuller else 'nbgitpuller-equivalent git commands'}"
+            "; burst baseline: concurrent `git clone --depth 1`. Ratio = baseline time / coursehub time. "
+            "Requests: pack requests (POST upload-pack) / ref listings (GET info/refs).",
+            "",
+            "| measurement | coursehub (median) | baseline (median) | ratio | upstream requests coursehub | upstream requests baseline | target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, ours, base, c_ours, c_base, target in self.rows:
+            lines.append(f"| {name} | {fmt(ours)} | {fmt(base)} | {base / ours:.1f}x | {c_ours} | {c_base} | {target} |")
+        lines += [""] + [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
+        return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description="coursehub pull vs nbgitpuller's git commands")
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--burst", type=int, default=60, help="students in the class burst")
+    ap.add_argument("--burst-reps", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--bin", default=str(ROOT / "build" / "coursehub"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "sync"))
+    ap.add_argument("--no-build", action="store_true", help="do not run scripts/build.sh first")
+    ap.add_argument("--no-append", action="store_true", help="print the table without appending it to bench/RESULTS.md")
+    ap.add_argument("--only", default="1234", help="which measurements to run, e.g. 13")
+    args = ap.parse_args(argv)
+
+    if not args.no_build:
+        subprocess.run([str(ROOT / "scripts" / "build.sh")], check=True, stdout=subprocess.DEVNULL)
+    bench = Bench(args)
+    bench.out.mkdir(parents=True, exist_ok=True)
+    src = bench.prepare_course()
+    with GitHttpServer(bench.out / "server", git_protocol="0") as srv:
+        url = srv.add_repo("course", src)
+        print(f"serving {url} ({bench.describe})", flush=True)
+        if "1" in args.only:
+            bench.first_sync(srv, url)
+        if "2" in args.only:
+            bench.class_burst(srv, url)
+        if "3" in args.only:
+            bench.resync(srv, url)
+        if "4" in args.only:
+            bench.typical_update(srv, url, src)
+    shutil.rmtree(bench.out / "runs", ignore_errors=True)
+    table = bench.table()
+    print()
+    print(table)
+    if not args.no_append:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write("\n" + table)
+        print("appended to bench/RESULTS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
