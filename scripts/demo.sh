@@ -21,7 +21,7 @@ demo_sync() {
     rm -rf "$teacher"
     /usr/bin/python3 "$root/examples/make_course_repo.py" "$teacher" --seed 1
   fi
-  rm -rf "$demo/students" "$prefix"
+  rm -rf "$demo/students" "$prefix/state/mirrors"
 
   echo "-- first sync into $student"
   "$coursehub" pull "$teacher" "$student" --prefix "$prefix"
