@@ -56,6 +56,8 @@ class Database;
 
 namespace hub {
 
+struct HubConfig;
+
 // Failures the caller can show: `code` is one of
 //   invalid_name, account, spawn, config, database.
 // (Failures of a start itself are not thrown: they arrive as a failed
@@ -150,6 +152,11 @@ struct SpawnerOptions {
   std::chrono::milliseconds activity_flush_interval{10000};
 };
 
+// The spawner's options for the hub at `prefix` under `config` (spawner.*,
+// limits.*, user_environment.default_app, base_url); db_path is
+// P/state/hub.sqlite.  Throws ConfigError for an unparsable limits.memory.
+SpawnerOptions spawner_options(const std::string& prefix, const HubConfig& config);
+
 // TLJH's unix account name for a hub user: "jupyter-<name>", and when that
 // is 26 characters or longer, its first 26 characters, '-', and the first 5
 // hex digits of the SHA-256 of the whole "jupyter-<name>" (characters are
@@ -221,8 +228,15 @@ class Spawner {
   // Reads a file: keep it off I/O threads.
   std::string log_tail(const std::string& user, std::size_t max_bytes = 16384) const;
 
-  const LimitsInfo& limits() const;
-  const SpawnerOptions& options() const;
+  // Takes the parts of `options` that may change while servers run — cmd,
+  // limits, timeouts, default_app, hub_api_url — for the next starts
+  // (a config reload).  The rest (prefix, mode, paths, base_url) needs a new
+  // Spawner.  Running servers keep what they started with.
+  void reconfigure(const SpawnerOptions& options);
+
+  // A snapshot: what applies to the next start.
+  LimitsInfo limits() const;
+  SpawnerOptions options() const;
 
   // Blocking helpers for the CLI and tests.  Wait until the server is running
   // (or no longer starting) / has stopped; return the final snapshot.

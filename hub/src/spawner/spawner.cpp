@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "common/process.hpp"
+#include "hub/config.hpp"
 #include "common/time_util.hpp"
 #include "spawner/accounts.hpp"
 #include "spawner/cgroup.hpp"
@@ -193,6 +194,31 @@ std::string describe_exit(const std::optional<int>& code, const std::optional<in
   return "exited";
 }
 
+LimitsInfo compute_limits(const sp::CgroupSupport& cgroups, const SpawnerOptions& o) {
+  LimitsInfo l;
+  const auto& mem = o.memory_limit_bytes;
+  const auto& cpu = o.cpu_limit;
+  l.detail = cgroups.reason;
+  auto cpu_text = [](double c) {
+    std::ostringstream s;
+    s << c;
+    return s.str();
+  };
+  if (cgroups.usable) {
+    l.mechanism = "cgroup2";
+    l.cgroup_base = cgroups.base;
+    l.memory = mem ? std::to_string(*mem) + " bytes via cgroup memory.max" : "not limited";
+    if (!cpu) l.cpu = "not limited";
+    else if (cgroups.cpu) l.cpu = cpu_text(*cpu) + " CPU via cgroup cpu.max";
+    else l.cpu = "not enforced (no cpu controller in cgroup v2)";
+  } else {
+    l.mechanism = mem || cpu ? "rlimit" : "none";
+    l.memory = mem ? std::to_string(*mem) + " bytes per process via RLIMIT_DATA" : "not limited";
+    l.cpu = cpu ? "not enforced (needs cgroup v2)" : "not limited";
+  }
+  return l;
+}
+
 struct FdGuard {
   int fd = -1;
   explicit FdGuard(int f = -1) : fd(f) {}
@@ -299,9 +325,19 @@ class Spawner::Impl {
   std::optional<ServerInfo> wait_settled(const std::string& user, std::chrono::milliseconds timeout);
   bool wait_stopped(const std::string& user, std::chrono::milliseconds timeout);
 
+  void reconfigure(const SpawnerOptions& o);
+  LimitsInfo limits() const {
+    std::lock_guard lock(mutex_);
+    return limits_;
+  }
+  SpawnerOptions options() const {
+    std::lock_guard lock(mutex_);
+    return options_;
+  }
+
   std::function<void(const ServerInfo&)> listener_;
-  SpawnerOptions options_;
-  LimitsInfo limits_;
+  SpawnerOptions options_;  // guarded by mutex_ after construction
+  LimitsInfo limits_;       // guarded by mutex_
 
  private:
   struct Command {
@@ -326,8 +362,9 @@ class Spawner::Impl {
   std::optional<ServerExit> terminate(const std::shared_ptr<Server>& s, int pidfd);
   std::optional<ServerExit> take_exit(const std::shared_ptr<Server>& s, std::chrono::milliseconds timeout);
 
-  Command resolve_command();
-  std::string landing_for(const Command& cmd, int port, const std::string& prefix, const std::string& token);
+  Command resolve_command(const SpawnerOptions& o);
+  std::string landing_for(const Command& cmd, int port, const std::string& prefix, const std::string& token,
+                          const std::string& default_app);
   std::string url_prefix(const std::string& user) const;
 
   void monitor_loop();
@@ -402,21 +439,7 @@ Spawner::Impl::Impl(SpawnerOptions o) : options_(std::move(o)) {
 
   if (options_.cgroup_base != "none") cgroups_ = sp::detect_cgroup_support(options_.cgroup_base);
   else cgroups_.reason = "cgroups disabled by configuration";
-  const auto& mem = options_.memory_limit_bytes;
-  const auto& cpu = options_.cpu_limit;
-  limits_.detail = cgroups_.reason;
-  if (cgroups_.usable) {
-    limits_.mechanism = "cgroup2";
-    limits_.cgroup_base = cgroups_.base;
-    limits_.memory = mem ? std::to_string(*mem) + " bytes via cgroup memory.max" : "not limited";
-    if (!cpu) limits_.cpu = "not limited";
-    else if (cgroups_.cpu) limits_.cpu = std::to_string(*cpu) + " CPU via cgroup cpu.max";
-    else limits_.cpu = "not enforced (no cpu controller in cgroup v2)";
-  } else {
-    limits_.mechanism = mem || cpu ? "rlimit" : "none";
-    limits_.memory = mem ? std::to_string(*mem) + " bytes per process via RLIMIT_DATA" : "not limited";
-    limits_.cpu = cpu ? "not enforced (needs cgroup v2)" : "not limited";
-  }
+  limits_ = compute_limits(cgroups_, options_);
 
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw SpawnerError("config", std::string("eventfd: ") + std::strerror(errno));
@@ -438,6 +461,23 @@ Spawner::Impl::~Impl() {
   }
   for (auto& [fd, user] : watches_) ::close(fd);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Spawner::Impl::reconfigure(const SpawnerOptions& o) {
+  std::lock_guard lock(mutex_);
+  bool cmd_changed = options_.cmd != o.cmd;
+  options_.cmd = o.cmd;
+  options_.start_timeout = o.start_timeout;
+  options_.stop_grace = o.stop_grace;
+  options_.memory_limit_bytes = o.memory_limit_bytes;
+  options_.cpu_limit = o.cpu_limit;
+  options_.default_app = o.default_app;
+  options_.hub_api_url = o.hub_api_url;
+  limits_ = compute_limits(cgroups_, options_);
+  if (cmd_changed) {
+    std::lock_guard c(command_mutex_);
+    landing_cache_.clear();
+  }
 }
 
 std::string Spawner::Impl::url_prefix(const std::string& user) const {
@@ -683,10 +723,10 @@ bool Spawner::Impl::wait_stopped(const std::string& user, std::chrono::milliseco
   });
 }
 
-Spawner::Impl::Command Spawner::Impl::resolve_command() {
-  std::string user_bin = options_.prefix + "/user/bin";
-  if (!options_.cmd.empty()) {
-    const std::string& prog = options_.cmd[0];
+Spawner::Impl::Command Spawner::Impl::resolve_command(const SpawnerOptions& o) {
+  std::string user_bin = o.prefix + "/user/bin";
+  if (!o.cmd.empty()) {
+    const std::string& prog = o.cmd[0];
     std::string exe;
     if (prog.find('/') != std::string::npos) {
       if (is_executable_file(prog)) exe = prog;
@@ -700,7 +740,7 @@ Spawner::Impl::Command Spawner::Impl::resolve_command() {
       }
     }
     if (exe.empty()) throw SpawnerError("config", "spawner.cmd: program not found: " + prog);
-    return {exe, options_.cmd};
+    return {exe, o.cmd};
   }
   std::string lab = user_bin + "/jupyter-lab";
   if (is_executable_file(lab)) return {lab, {lab}};
@@ -734,11 +774,11 @@ Spawner::Impl::Command Spawner::Impl::resolve_command() {
   }
   if (is_executable_file("/usr/bin/python3")) return {"/usr/bin/python3", {"/usr/bin/python3", "-m", "jupyter_server"}};
   throw SpawnerError("config", "no Jupyter server to run: install jupyterlab or jupyter_server into " +
-                                   options_.prefix + "/user, or Debian's python3-jupyter-server, or set spawner.cmd");
+                                   o.prefix + "/user, or Debian's python3-jupyter-server, or set spawner.cmd");
 }
 
 std::string Spawner::Impl::landing_for(const Command& cmd, int port, const std::string& prefix,
-                                       const std::string& token) {
+                                       const std::string& token, const std::string& default_app) {
   std::string key;
   for (const auto& a : cmd.argv) key += a + '\0';
   {
@@ -746,7 +786,7 @@ std::string Spawner::Impl::landing_for(const Command& cmd, int port, const std::
     auto it = landing_cache_.find(key);
     if (it != landing_cache_.end()) return it->second;
   }
-  std::vector<std::string> order = options_.default_app == "classic" ? std::vector<std::string>{"tree", "lab"}
+  std::vector<std::string> order = default_app == "classic" ? std::vector<std::string>{"tree", "lab"}
                                                                      : std::vector<std::string>{"lab", "tree"};
   std::string landing;
   for (const auto& p : order) {
@@ -828,7 +868,7 @@ void Spawner::Impl::run_start(std::shared_ptr<Server> s, UserSpec spec) {
       passwd* pw = ::getpwuid(uid);
       unix_user = pw ? pw->pw_name : std::to_string(uid);
     }
-    Command cmd = resolve_command();
+    Command cmd = resolve_command(o);
     std::string cmd_key;
     for (const auto& a : cmd.argv) cmd_key += a + '\0';
     std::string preferred_landing;
@@ -976,7 +1016,7 @@ void Spawner::Impl::run_start(std::shared_ptr<Server> s, UserSpec spec) {
       WaitOutcome outcome = wait_ready(s, own_fd.fd, deadline);
       if (outcome == WaitOutcome::abandoned) return;  // the hub is shutting down; the next one adopts it
       if (outcome == WaitOutcome::ready) {
-        std::string landing = landing_for(cmd, port, prefix, token);
+        std::string landing = landing_for(cmd, port, prefix, token, o.default_app);
         auto ready = Clock::now();
         {
           std::unique_lock lock(mutex_);
@@ -1112,7 +1152,7 @@ std::optional<ServerExit> Spawner::Impl::terminate(const std::shared_ptr<Server>
   sp::signal_pidfd(pidfd, SIGTERM);
   {
     std::unique_lock lock(mutex_);
-    if (!cv_.wait_for(lock, options_.stop_grace, [&] { return !s->alive; })) {
+    if (!cv_.wait_for(lock, options_.stop_grace, [&] { return !s->alive; })) {  // mutex_ held: reading is safe
       auto kids = s->leftovers;
       lock.unlock();
       sp::signal_pidfd(pidfd, SIGKILL);
@@ -1299,6 +1339,7 @@ void Spawner::Impl::flush_activity() {
 
 Spawner::AdoptReport Spawner::Impl::adopt(std::chrono::milliseconds answer_timeout) {
   AdoptReport report;
+  const SpawnerOptions o = options();
   std::vector<sp::ServerRow> rows;
   try {
     rows = with_db([](sp::Store& st) { return st.all(); });
@@ -1315,7 +1356,7 @@ Spawner::AdoptReport Spawner::Impl::adopt(std::chrono::milliseconds answer_timeo
           if (row.cgroup.empty() && row.uid == ::geteuid()) leftovers = sp::descendants(row.pid);
           sp::signal_pidfd(pidfd, SIGTERM);
           pollfd p{pidfd, POLLIN, 0};
-          if (::poll(&p, 1, static_cast<int>(options_.stop_grace.count())) <= 0) sp::signal_pidfd(pidfd, SIGKILL);
+          if (::poll(&p, 1, static_cast<int>(o.stop_grace.count())) <= 0) sp::signal_pidfd(pidfd, SIGKILL);
         }
         bool system_account = row.uid != ::geteuid() && row.uid != 0;
         cleanup_after_exit(row.cgroup, system_account && kill_pid, row.uid, leftovers);
@@ -1374,7 +1415,7 @@ Spawner::AdoptReport Spawner::Impl::adopt(std::chrono::milliseconds answer_timeo
       std::string landing = row.landing;
       if (!row.ready) {
         std::string key;
-        landing = landing.empty() ? std::string(options_.default_app == "classic" ? "tree" : "lab") : landing;
+        landing = landing.empty() ? std::string(o.default_app == "classic" ? "tree" : "lab") : landing;
         if (sp::http_get(row.port, row.url_prefix + landing, row.token, 10s).status != 200) {
           std::string other = landing == "lab" ? "tree" : "lab";
           landing = sp::http_get(row.port, row.url_prefix + other, row.token, 10s).status == 200 ? other : "";
@@ -1443,8 +1484,23 @@ void Spawner::note_activity(const std::string& user, std::chrono::system_clock::
 std::string Spawner::log_tail(const std::string& user, std::size_t max_bytes) const {
   return impl_->log_tail(user, max_bytes);
 }
-const LimitsInfo& Spawner::limits() const { return impl_->limits_; }
-const SpawnerOptions& Spawner::options() const { return impl_->options_; }
+void Spawner::reconfigure(const SpawnerOptions& options) { impl_->reconfigure(options); }
+LimitsInfo Spawner::limits() const { return impl_->limits(); }
+SpawnerOptions Spawner::options() const { return impl_->options(); }
+
+SpawnerOptions spawner_options(const std::string& prefix, const HubConfig& config) {
+  SpawnerOptions o;
+  o.prefix = prefix;
+  o.mode = config.spawner_mode;
+  o.cmd = config.spawner_cmd;
+  o.start_timeout = std::chrono::seconds(config.spawner_start_timeout);
+  o.memory_limit_bytes = config.memory_limit_bytes();
+  o.cpu_limit = config.limits_cpu;
+  o.default_app = config.default_app;
+  o.base_url = config.base_url;
+  o.db_path = prefix + "/state/hub.sqlite";
+  return o;
+}
 std::optional<ServerInfo> Spawner::wait_until_settled(const std::string& user, std::chrono::milliseconds timeout) {
   return impl_->wait_settled(user, timeout);
 }
