@@ -5,6 +5,7 @@ namespace hub {
 void register_modules(App& app) {
   add_api_routes(app);
   add_page_routes(app);
+  add_server_routes(app);
 }
 
 }  // namespace hub

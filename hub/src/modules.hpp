@@ -10,5 +10,6 @@ void register_modules(App& app);
 // One declaration per module; each lives in the module's own .cpp.
 void add_api_routes(App& app);    // hub/src/api/api_routes.cpp: /hub/api users, tokens, info
 void add_page_routes(App& app);   // hub/src/pages/page_routes.cpp: login, signup, home, admin, static files
+void add_server_routes(App& app);  // hub/src/servers/servers.cpp: spawner, /user/ proxy, culler, their pages
 
 }  // namespace hub

@@ -48,8 +48,11 @@ class Kernel:
         self.id = kernel_id
         self.session = uuid.uuid4().hex
         ws_url = self.base_url.replace("http://", "ws://", 1) + f"api/kernels/{self.id}/channels?session_id={self.session}"
-        self.ws = websocket.create_connection(
-            ws_url, timeout=timeout, header=[f"{k}: {v}" for k, v in self.headers.items()])
+        # websocket-client sends an Origin of its own: pass ours through its option.
+        origin = self.headers.get("Origin")
+        extra = [f"{k}: {v}" for k, v in self.headers.items() if k != "Origin"]
+        self.ws = websocket.create_connection(ws_url, timeout=timeout, header=extra,
+                                              **({"origin": origin} if origin else {}))
 
     def close(self):
         try:

@@ -15,7 +15,8 @@
 //      (system mode), no_new_privs, the memory/CPU limits, and its output
 //      going to a log file.  The token travels in the environment
 //      (JUPYTER_TOKEN, JUPYTERHUB_API_TOKEN), never in argv.
-//   3. records pid, process start time, port and token in SQLite, so a new
+//   3. records pid, process start time, port and token in SQLite (tables
+//      `servers` and `server_exits` of the hub's migrations), so a new
 //      hub process can adopt the server;
 //   4. polls `<prefix>api/status` with the token every 10 ms (20 ms after
 //      2 s, 50 ms after 10 s) until it answers 200, the process dies, or the
@@ -49,10 +50,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-namespace common {
-class Database;
-}
 
 namespace hub {
 
@@ -162,10 +159,6 @@ SpawnerOptions spawner_options(const std::string& prefix, const HubConfig& confi
 // hex digits of the SHA-256 of the whole "jupyter-<name>" (characters are
 // Unicode code points, as in TLJH).
 std::string system_username(const std::string& hub_name);
-
-// Creates the spawner's tables when missing (servers, server_exits).  To be
-// folded into the hub's migration list.
-void create_spawner_tables(common::Database& db);
 
 class Spawner {
  public:

@@ -46,6 +46,36 @@ const std::vector<Migration>& migrations() {
           locked_until REAL NOT NULL DEFAULT 0
         );
        )sql"},
+      {"spawner: user servers (for adoption across hub restarts) and their last exits",
+       R"sql(
+        CREATE TABLE servers (
+          user TEXT PRIMARY KEY,                   -- the hub user's name
+          pid INTEGER NOT NULL,
+          start_ticks INTEGER NOT NULL,            -- /proc/<pid>/stat start time: pid + this name one process
+          boot_id TEXT NOT NULL,
+          uid INTEGER NOT NULL,
+          port INTEGER NOT NULL,
+          token TEXT NOT NULL,                     -- the server's own token (P/state is 0700)
+          url_prefix TEXT NOT NULL,
+          landing TEXT NOT NULL DEFAULT '',
+          unix_user TEXT NOT NULL,
+          home TEXT NOT NULL,
+          log_path TEXT NOT NULL,
+          cgroup TEXT NOT NULL DEFAULT '',
+          started REAL NOT NULL,
+          ready REAL,
+          last_activity REAL
+        );
+        CREATE TABLE server_exits (
+          user TEXT PRIMARY KEY,
+          at REAL NOT NULL,
+          exit_code INTEGER,
+          term_signal INTEGER,
+          requested INTEGER NOT NULL,
+          reason TEXT NOT NULL,
+          log_tail TEXT NOT NULL
+        );
+       )sql"},
   };
   return kMigrations;
 }

@@ -279,6 +279,12 @@ Response home_page(App& app, Request& req, const Identity& me, json extra, int s
   data["tokens"] = tokens;
   auto model = user_model(app, *user);
   if (!model["server"].is_null()) data["server_url"] = model["server"];
+  // The server box (start/stop buttons) follows the spawner's state.
+  data["name_url"] = http::url_encode(user->name);
+  const auto& pending = model["pending"];
+  data["server_starting"] = pending.is_string() && pending == "spawn";
+  data["server_stopping"] = pending.is_string() && pending == "stop";
+  data["server_stopped"] = model["server"].is_null() && pending.is_null();
   return render_page(app, req, me, "home", data, status);
 }
 
@@ -391,6 +397,8 @@ Response admin_page(App& app, Request& req, const Identity& me, json data, int s
                     {"pending", u.status == "pending"},
                     {"has_password", u.has_password},
                     {"server_state", state},
+                    {"server_running", state == "running"},
+                    {"server_stopped", state == "—"},
                     {"last_activity", iso_time(u.last_activity)}});
   }
   auto page_url = [&](std::int64_t off) {

@@ -1,46 +1,12 @@
 #include "spawner/store.hpp"
 
-#include "hub/spawner.hpp"
-
-namespace hub {
-
-void create_spawner_tables(common::Database& db) {
-  db.exec(R"sql(
-    CREATE TABLE IF NOT EXISTS servers (
-      user TEXT PRIMARY KEY,
-      pid INTEGER NOT NULL,
-      start_ticks INTEGER NOT NULL,
-      boot_id TEXT NOT NULL,
-      uid INTEGER NOT NULL,
-      port INTEGER NOT NULL,
-      token TEXT NOT NULL,
-      url_prefix TEXT NOT NULL,
-      landing TEXT NOT NULL DEFAULT '',
-      unix_user TEXT NOT NULL,
-      home TEXT NOT NULL,
-      log_path TEXT NOT NULL,
-      cgroup TEXT NOT NULL DEFAULT '',
-      started REAL NOT NULL,
-      ready REAL,
-      last_activity REAL
-    );
-    CREATE TABLE IF NOT EXISTS server_exits (
-      user TEXT PRIMARY KEY,
-      at REAL NOT NULL,
-      exit_code INTEGER,
-      term_signal INTEGER,
-      requested INTEGER NOT NULL,
-      reason TEXT NOT NULL,
-      log_tail TEXT NOT NULL
-    );
-  )sql");
-}
-
-}  // namespace hub
+#include "db/migrations.hpp"
 
 namespace hub::spawner {
 
-Store::Store(const std::string& db_path) : db_(db_path) { create_spawner_tables(db_); }
+// The tables come from the hub's migration list ("spawner: ..."), so a
+// spawner on a fresh database (tests, the driver) gets the same schema.
+Store::Store(const std::string& db_path) : db_(db_path) { db::migrate(db_); }
 
 void Store::upsert(const ServerRow& r) {
   auto st = db_.prepare(
