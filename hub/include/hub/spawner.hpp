@@ -123,6 +123,15 @@ struct ServerInfo {
   std::optional<ServerExit> last_exit;  // how the previous run ended
 };
 
+// What the proxy needs per request: cheaper than a ServerInfo (no log tail).
+struct ServerRoute {
+  ServerState state = ServerState::stopped;
+  int port = 0;
+  std::string token;
+  std::string url_prefix;
+  std::string landing;
+};
+
 struct UserSpec {
   std::string name;    // the hub's user name (already validated by the hub)
   bool admin = false;  // system mode: membership of jupyterhub-admins
@@ -194,6 +203,8 @@ class Spawner {
 
   std::optional<ServerInfo> find(const std::string& user) const;
   std::vector<ServerInfo> list() const;
+  // The state, port and token of the user's server (for each proxied request).
+  std::optional<ServerRoute> route(const std::string& user) const;
 
   // Called after each state change of any server (starting, running,
   // stopping, stopped — including deaths), with the new snapshot.  Set it

@@ -93,7 +93,7 @@ class ProxyRoute {
           return c->respond(error(*req, api, 403, "cross-origin request refused"));
       }
     }
-    auto info = mod_->spawner().find(name);
+    auto info = mod_->spawner().route(name);
     if (!info || info->state != ServerState::running) return not_running(c, req, api, info);
     if (req->rest.empty() && req->method == "GET" && !info->landing.empty()) {
       std::string to = info->url_prefix + info->landing + (req->query.empty() ? "" : "?" + req->query);
@@ -103,7 +103,7 @@ class ProxyRoute {
   }
 
   void not_running(const std::shared_ptr<http::RawConnection>& c, const std::shared_ptr<Request>& req, bool api,
-                   const std::optional<ServerInfo>& info) {
+                   const std::optional<ServerRoute>& info) {
     const std::string name = req->params[0];
     auto state = info ? info->state : ServerState::stopped;
     if (api || req->method != "GET") {
@@ -130,7 +130,7 @@ class ProxyRoute {
   }
 
   void forward(const std::shared_ptr<http::RawConnection>& c, const std::shared_ptr<Request>& req, bool api,
-               const ServerInfo& info) {
+               const ServerRoute& info) {
     proxy::ForwardOptions o;
     o.port = info.port;
     o.upstream.token = info.token;
@@ -138,7 +138,7 @@ class ProxyRoute {
     o.upstream.client_secure = req->secure;
     o.upstream.strip_cookies = {Auth::kSessionCookie};
     auto mod = mod_;
-    std::string name = info.user;
+    std::string name = req->params[0];
     o.on_activity = [mod, name] { mod->spawner().note_activity(name); };
     // A graceful hub shutdown ends relays (long WebSockets) by closing the client side.
     c->on_shutdown([c] {

@@ -319,6 +319,7 @@ class Spawner::Impl {
   bool stop(const std::string& user);
   std::optional<ServerInfo> find(const std::string& user) const;
   std::vector<ServerInfo> list() const;
+  std::optional<ServerRoute> route(const std::string& user) const;
   std::unique_ptr<Subscription> subscribe(const std::string& user, std::function<void(const ProgressEvent&)> fn);
   void note_activity(const std::string& user, Clock::time_point when);
   std::string log_tail(const std::string& user, std::size_t max_bytes) const;
@@ -638,6 +639,21 @@ std::optional<ServerInfo> Spawner::Impl::find(const std::string& user) const {
   auto s = get(user);
   if (!s) return std::nullopt;
   return snapshot(*s);
+}
+
+std::optional<ServerRoute> Spawner::Impl::route(const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  auto s = get(user);
+  if (!s) return std::nullopt;
+  ServerRoute r;
+  r.state = s->state;
+  if (s->state != ServerState::stopped) {
+    r.port = s->port;
+    r.token = s->token;
+    r.url_prefix = s->url_prefix;
+    r.landing = s->landing;
+  }
+  return r;
 }
 
 std::vector<ServerInfo> Spawner::Impl::list() const {
@@ -1473,6 +1489,7 @@ bool Spawner::start(const UserSpec& user) { return impl_->start(user); }
 bool Spawner::stop(const std::string& user) { return impl_->stop(user); }
 std::optional<ServerInfo> Spawner::find(const std::string& user) const { return impl_->find(user); }
 std::vector<ServerInfo> Spawner::list() const { return impl_->list(); }
+std::optional<ServerRoute> Spawner::route(const std::string& user) const { return impl_->route(user); }
 void Spawner::set_listener(std::function<void(const ServerInfo&)> listener) { impl_->listener_ = std::move(listener); }
 std::unique_ptr<Spawner::Subscription> Spawner::subscribe_progress(const std::string& user,
                                                                    std::function<void(const ProgressEvent&)> fn) {
