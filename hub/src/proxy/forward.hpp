@@ -156,16 +156,12 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     write_request_header();
   }
 
+  // The header goes out together with the first piece of the body.
   void write_request_header() {
-    upstream_.expires_after(options_.io_timeout);
-    http::async_write_header(upstream_, *serializer_,
-                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                               if (ec) return self->fail_early(502, "write request header: " + ec.message(), true);
-                               self->body_parser_.emplace(std::move(self->parser_));
-                               self->body_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-                               self->up_piece_.reset(new char[kBodyPiece]);
-                               self->relay_request_body();
-                             });
+    body_parser_.emplace(std::move(parser_));
+    body_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    up_piece_.reset(new char[kBodyPiece]);
+    relay_request_body();
   }
 
   void relay_request_body() {
@@ -188,16 +184,18 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
                        if (ec == http::error::need_buffer) ec = {};
                        if (ec) return self->fail_early(400, "read request body: " + ec.message(), true);
                        auto n = kBodyPiece - self->body_parser_->get().body().size;
+                       bool last = self->body_parser_->is_done();
                        self->result_.bytes_up += n;
                        self->activity();
                        self->up_req_.body().data = self->up_piece_.get();
                        self->up_req_.body().size = n;
-                       self->up_req_.body().more = true;
+                       self->up_req_.body().more = !last;
                        self->upstream_.expires_after(self->options_.io_timeout);
                        http::async_write(self->upstream_, *self->serializer_,
-                                         [self](beast::error_code ec, std::size_t) {
+                                         [self, last](beast::error_code ec, std::size_t) {
                                            if (ec == http::error::need_buffer) ec = {};
                                            if (ec) return self->fail_early(502, "write request body: " + ec.message(), true);
+                                           if (last) return self->read_response_header();
                                            self->relay_request_body();
                                          });
                      });
@@ -249,26 +247,16 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     res_.keep_alive(client_keep_alive_);
     res_serializer_.emplace(res_);
     down_piece_.reset(new char[kBodyPiece]);
-    client_tcp().expires_after(options_.io_timeout);
-    http::async_write_header(client_, *res_serializer_,
-                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                               if (ec) return self->fail_late("write response header: " + ec.message());
-                               self->result_.responded = true;
-                               self->relay_response_body();
-                             });
+    relay_response_body();
   }
 
+  // The header goes out with the first piece of the body (a small answer is
+  // one write), then piece after piece.
   void relay_response_body() {
     if (res_parser_->is_done()) {
       res_.body().data = nullptr;
       res_.body().more = false;
-      client_tcp().expires_after(options_.io_timeout);
-      http::async_write(client_, *res_serializer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) return self->fail_late("finish response: " + ec.message());
-        self->complete();
-      });
-      return;
+      return write_response_piece(true);
     }
     res_parser_->get().body().data = down_piece_.get();
     res_parser_->get().body().size = kBodyPiece;
@@ -276,30 +264,50 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     http::async_read(upstream_, up_buffer_, *res_parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec == http::error::need_buffer) ec = {};
-                       if (ec) return self->fail_late("read response body: " + ec.message());
+                       if (ec) {
+                         if (!self->result_.responded)
+                           return self->fail_early(ec == beast::error::timeout ? 504 : 502,
+                                                   "read response body: " + ec.message(), self->has_body_);
+                         return self->fail_late("read response body: " + ec.message());
+                       }
                        auto n = kBodyPiece - self->res_parser_->get().body().size;
+                       bool last = self->res_parser_->is_done();
                        self->result_.bytes_down += n;
                        self->activity();
                        self->res_.body().data = self->down_piece_.get();
                        self->res_.body().size = n;
-                       self->res_.body().more = true;
-                       self->client_tcp().expires_after(self->options_.io_timeout);
-                       http::async_write(self->client_, *self->res_serializer_,
-                                         [self](beast::error_code ec, std::size_t) {
-                                           if (ec == http::error::need_buffer) ec = {};
-                                           if (ec) return self->fail_late("write response body: " + ec.message());
-                                           self->relay_response_body();
-                                         });
+                       self->res_.body().more = !last;
+                       self->write_response_piece(last);
                      });
   }
 
-  void complete() {
+  void write_response_piece(bool last) {
+    if (last) release_upstream();
+    result_.responded = true;  // from here on the client may have part of an answer
+    client_tcp().expires_after(options_.io_timeout);
+    http::async_write(client_, *res_serializer_, [self = this->shared_from_this(), last](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return self->fail_late("write response: " + ec.message());
+      if (last) return self->complete();
+      self->relay_response_body();
+    });
+  }
+
+  // The whole response is read: the upstream connection can serve another
+  // request now, while the last piece is still on its way to the client.
+  void release_upstream() {
+    if (released_) return;
+    released_ = true;
     if (upstream_keep_alive_ && res_parser_->keep_alive() && res_parser_->is_done() && up_buffer_.size() == 0) {
       beast::error_code ec;
       upstream_.expires_never();
       int fd = upstream_.socket().release(ec);
       if (!ec && fd >= 0) pool_.give(options_.port, fd);
     }
+  }
+
+  void complete() {
+    release_upstream();
     result_.keep_alive = client_keep_alive_;
     finish();
   }
@@ -473,6 +481,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   bool reused_ = false;
   bool retried_ = false;
   bool finished_ = false;
+  bool released_ = false;
   unsigned client_version_ = 11;
   int splices_ = 0;
   std::chrono::steady_clock::time_point last_activity_note_{};

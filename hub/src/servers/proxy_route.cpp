@@ -140,6 +140,9 @@ class ProxyRoute {
     auto mod = mod_;
     std::string name = req->params[0];
     o.on_activity = [mod, name] { mod->spawner().note_activity(name); };
+    // Answers are written as they come: no Nagle delay on small writes.
+    boost::beast::error_code nodelay_ec;
+    c->stream().tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true), nodelay_ec);
     // A graceful hub shutdown ends relays (long WebSockets) by closing the client side.
     c->on_shutdown([c] {
       boost::beast::error_code ec;
