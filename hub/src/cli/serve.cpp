@@ -1,5 +1,6 @@
 // `coursehub serve`: run the hub.
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -79,6 +80,12 @@ int cmd_serve(const Argv& argv) {
   // and a handful of arenas is plenty for this workload: keeps RSS flat.
   mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   mallopt(M_ARENA_MAX, 4);
+  // Every browser tab may hold several connections (WebSockets, event
+  // streams): allow as many descriptors as the system lets this process have.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
 
   std::shared_ptr<const HubConfig> config;
   try {
