@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   lighttpd fcgiwrap curl procps psmisc python3-pytest python3-websocket
   chromium wrk hyperfine sqlite3 passwd python3-requests python3-yaml openssl
-  python3-nbgitpuller
+  python3-nbgitpuller lighttpd-mod-openssl
 )
 
 want=("${build_pkgs[@]}")

@@ -1,5 +1,7 @@
 #include "git_util.hpp"
 
+#include <fstream>
+
 #include "gitpuller/credentials.hpp"
 
 namespace gitpuller::detail {
@@ -42,6 +44,14 @@ GitSignature engine_signature() {
   GitSignature sig(raw);
   check(rc, ErrorCode::unknown, "cannot make a commit signature");
   return sig;
+}
+
+unsigned process_umask() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Umask:", 0) == 0) return static_cast<unsigned>(std::stoul(line.substr(6), nullptr, 8));
+  return 022;
 }
 
 }  // namespace gitpuller::detail

@@ -63,4 +63,8 @@ GitCommit lookup_commit(git_repository* repo, const git_oid& oid, ErrorCode code
 // The fixed identity of commits the engine makes.
 GitSignature engine_signature();
 
+// The process's umask, read without changing it (umask(2) would race with
+// other threads).
+unsigned process_umask();
+
 }  // namespace gitpuller::detail

@@ -26,14 +26,6 @@ bool later(const struct timespec& a, const struct timespec& b) {
   return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
 }
 
-mode_t current_umask() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
-  return 022;
-}
-
 void prune(const fs::path& dir, const std::string& made, const std::set<std::string>& keep) {
   std::error_code ec;
   struct Item {
@@ -137,7 +129,7 @@ bool checkout_from_snapshot(git_repository* repo, const fs::path& snapshot, cons
   GitIndex index(index_raw);
   check(git_index_read_tree(index.get(), tree.get()), ErrorCode::clone, "cannot create the index");
 
-  const mode_t mask = current_umask();
+  const mode_t mask = process_umask();
   const std::size_t total = git_index_entrycount(index.get());
   Progress p;
   p.stage = Stage::checkout;

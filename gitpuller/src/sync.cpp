@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -42,14 +43,6 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
     out += i;
   }
   return out;
-}
-
-mode_t process_umask() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
-  return 022;
 }
 
 // Opens `dir` itself as a repository: never a parent's.
@@ -265,6 +258,9 @@ SyncReport Engine::run() {
   say("Syncing " + url_.clean + branch_note + " into " + target_.string());
 
   for (int attempt = 0;; ++attempt) {
+    // Another sync replacing the folder under us is rare; a folder that keeps
+    // changing is given up on.
+    if (attempt >= 5) throw SyncError(ErrorCode::lock, "The folder kept changing while syncing; try again.");
     Classified c = classify(target_, url_.key);
     switch (c.state) {
       case FolderState::not_a_folder:
@@ -302,12 +298,11 @@ SyncReport Engine::run() {
           throw SyncError(ErrorCode::lock, "Another sync of " + target_.string() +
                                                " is taking too long; try again in a few minutes.");
         // The folder we waited for may have been replaced (backup and fresh clone).
-        if (!lock->still_at_path() && attempt < 5) continue;
+        if (!lock->still_at_path()) continue;
         update(git_dir);
         return std::move(report_);
       }
     }
-    if (attempt >= 5) throw SyncError(ErrorCode::lock, "The folder kept changing while syncing; try again.");
   }
 }
 
@@ -839,7 +834,6 @@ void Engine::switch_branch(git_repository* repo, const RefSnapshot::Resolved& r,
     checkout(repo, existing, GIT_CHECKOUT_SAFE, "Switching files");
     check(git_repository_set_head(repo, ref.c_str()), ErrorCode::merge, "Cannot switch to " + branch);
     update_branch(repo, r, old_tracking);
-    auto updated = report_.files_updated;
     report_.files_updated = changed_paths(repo, from.get(), tree_of(repo, oid_from_hex(report_.commit), ErrorCode::merge).get());
     return;
   }
@@ -923,6 +917,12 @@ void configure_libgit2() {
     // Objects read back from our own packs were verified when indexed.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     register_socket_stream(std::chrono::seconds(30), std::chrono::minutes(2));
+    // OpenSSL's variables name a private CA bundle (libgit2 with mbedTLS
+    // reads only its built-in path otherwise).
+    const char* file = std::getenv("SSL_CERT_FILE");
+    const char* dir = std::getenv("SSL_CERT_DIR");
+    if ((file && *file) || (dir && *dir))
+      git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file && *file ? file : nullptr, dir && *dir ? dir : nullptr);
   });
 }
 

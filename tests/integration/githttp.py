@@ -18,7 +18,10 @@ is appended to a request log, so callers can count upstream work exactly.
         srv.count("refs", "course")   # ref advertisements (GET info/refs)
 
 URLs look like http://127.0.0.1:PORT/git/course.git and, for private
-repositories, http://127.0.0.1:PORT/git/private/secret.git.  Requests for
+repositories, http://127.0.0.1:PORT/git/private/secret.git.  With
+`tls=True` the server speaks HTTPS as https://localhost:PORT/... with a
+certificate for "localhost" from a throw-away CA (`srv.ca_file`; clients
+trust it through SSL_CERT_FILE, see `srv.client_env()`).  Requests for
 private repositories without valid credentials get 401 from lighttpd and
 never reach git (so they are not in the request log; see `denied()` for
 those, read from lighttpd's access log).
@@ -92,11 +95,13 @@ class GitHttpServer:
     """
 
     def __init__(self, root, username: str = "teacher", password: str = "s3cret-token-4821",
-                 git_protocol: str | None = None):
+                 git_protocol: str | None = None, tls: bool = False):
         self.root = Path(root)
         self.username = username
         self.password = password
         self.git_protocol = git_protocol
+        self.tls = tls
+        self.ca_file = self.root / "tls" / "ca.pem"
         self.repos_dir = self.root / "repos"
         self.log_path = self.root / "requests.log"
         self.access_log_path = self.root / "access.log"
@@ -148,10 +153,17 @@ class GitHttpServer:
         self._sock.listen(512)
         self.port = self._sock.getsockname()[1]
 
+        tls_conf = ""
+        modules = '"mod_access", "mod_alias", "mod_auth", "mod_authn_file", "mod_cgi", "mod_setenv", "mod_accesslog"'
+        if self.tls:
+            pem = self._make_certificates()
+            modules += ', "mod_openssl"'
+            tls_conf = f'ssl.engine = "enable"\nssl.pemfile = "{pem}"\n'
         conf = self.root / "lighttpd.conf"
         conf.write_text(
             f"""
-server.modules = ("mod_access", "mod_alias", "mod_auth", "mod_authn_file", "mod_cgi", "mod_setenv", "mod_accesslog")
+server.modules = ({modules})
+{tls_conf}
 server.document-root = "{docroot}"
 server.bind = "127.0.0.1"
 server.port = {self.port}
@@ -186,7 +198,37 @@ $HTTP["url"] =~ "^/git/private/" {{
         )
         self._wait_ready()
 
+    def _make_certificates(self) -> Path:
+        """A CA and a certificate for "localhost" signed by it (openssl CLI)."""
+        d = self.ca_file.parent
+        d.mkdir(parents=True, exist_ok=True)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=githttp test CA",
+                "-keyout", str(d / "ca.key"), "-out", str(self.ca_file))
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
+        (d / "ext.cnf").write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
+        openssl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(self.ca_file), "-CAkey", str(d / "ca.key"),
+                "-CAcreateserial", "-days", "2", "-extfile", str(d / "ext.cnf"), "-out", str(d / "server.crt"))
+        pem = d / "server.pem"
+        pem.write_bytes((d / "server.crt").read_bytes() + (d / "server.key").read_bytes())
+        pem.chmod(0o600)
+        return pem
+
+    def client_env(self) -> dict:
+        """Environment entries that make clients (git, coursehub) trust the
+        server's certificate; empty without TLS."""
+        if not self.tls:
+            return {}
+        return {"SSL_CERT_FILE": str(self.ca_file), "GIT_SSL_CAINFO": str(self.ca_file)}
+
     def _wait_ready(self, timeout: float = 30.0) -> None:
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls else None
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
@@ -194,7 +236,7 @@ $HTTP["url"] =~ "^/git/private/" {{
                 log = self.error_log_path.read_text(errors="replace") if self.error_log_path.exists() else ""
                 raise RuntimeError(f"lighttpd exited: {err}\n{log}")
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5).read()
+                urllib.request.urlopen(f"{self.origin}/", timeout=5, context=context).read()
                 return
             except urllib.error.HTTPError:
                 return  # any HTTP answer means it is serving
@@ -221,8 +263,12 @@ $HTTP["url"] =~ "^/git/private/" {{
     # -- repositories ----------------------------------------------------
 
     @property
+    def origin(self) -> str:
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/git"
+        return f"{self.origin}/git"
 
     def repo_path(self, name: str, private: bool = False) -> Path:
         """The bare repository served under `name`."""

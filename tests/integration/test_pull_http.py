@@ -196,3 +196,34 @@ def test_cred_test_checks_access_without_printing_the_secret(tmp_path, served):
     assert r.code == 0, r.err
     assert "OK" in r.out and "main" in r.out
     assert srv.password not in r.out + r.err
+
+
+def test_https_with_a_private_ca_clone_update_and_stored_credential(tmp_path):
+    """https:// through libgit2's TLS on top of the engine's own TCP stream;
+    the CA is trusted through SSL_CERT_FILE."""
+    t = Teacher(tmp_path)
+    t.write("a.txt", "one\n")
+    t.commit()
+    with GitHttpServer(tmp_path / "srv", tls=True) as srv:
+        srv.add_repo("course", t.work)
+        srv.add_repo("secret", t.work, private=True)
+        env = srv.client_env()
+        d = tmp_path / "course"
+        r = pull(srv.url("course"), d, "--json", env=env)
+        assert r.code == 0, r.err
+        assert r.report["outcome"] == "cloned"
+        t.write("a.txt", "two\n")
+        tip = teacher_push(t, srv)
+        r = pull(srv.url("course"), d, "--prefix", tmp_path / "prefix", "--json", env=env)
+        assert r.code == 0, r.err
+        assert git(d, "rev-parse", "HEAD").strip() == tip
+        # Without trusting the CA, the certificate is refused.
+        r = pull(srv.url("course"), tmp_path / "other")
+        assert r.code != 0 and r.error_line.startswith("error: clone: "), r.err
+        assert "certificate" in r.err.lower()
+        # A private repository with a stored credential.
+        assert coursehub("cred", "add", srv.base_url + "/private/", "--username", srv.username, "--token-stdin",
+                         "--prefix", tmp_path / "prefix", input=srv.password).code == 0
+        r = pull(srv.url("secret", private=True), tmp_path / "secret", "--prefix", tmp_path / "prefix", env=env)
+        assert r.code == 0, r.err
+        assert srv.password.encode() not in all_bytes_under(tmp_path / "secret")

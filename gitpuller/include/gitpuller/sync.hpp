@@ -81,7 +81,9 @@ std::optional<FolderInfo> read_folder(const std::filesystem::path& dir);
 // after git_libgit2_init() (coursehub's main does).  Idempotent.  Among
 // them: plain TCP for http:// and https:// goes through a stream with
 // TCP_NODELAY (libgit2's own waits ~40 ms on each POST), a 30 s connect
-// timeout and a 2 min limit on silence from the server (fetch/clone error).
+// timeout and a 2 min limit on silence from the server (fetch/clone error);
+// $SSL_CERT_FILE / $SSL_CERT_DIR, when set, replace the CA certificates
+// trusted for https:// (a private CA).
 void configure_libgit2();
 
 }  // namespace gitpuller

@@ -126,7 +126,11 @@ int cmd_pull(const Argv& args) {
   } catch (const gitpuller::SyncError& e) {
     if (json) std::cout << gitpuller::event_to_line(gitpuller::SyncEvent::failed(e)) << "\n" << std::flush;
     if (mid_line) std::cout << "\n" << std::flush;
-    std::cerr << "error: " << gitpuller::to_string(e.code()) << ": " << e.what() << "\n";
+    // One line, so the last line of stderr is always the whole error.
+    std::string message = e.what();
+    for (char& c : message)
+      if (c == '\n' || c == '\r') c = ' ';
+    std::cerr << "error: " << gitpuller::to_string(e.code()) << ": " << message << "\n";
     return 1;
   }
 }
