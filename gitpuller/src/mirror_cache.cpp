@@ -127,17 +127,29 @@ bool wait_shared(const fs::path& lock_path, std::chrono::milliseconds wait) {
   return common::FileLock::try_acquire(lock_path.string(), wait, common::FileLock::Mode::shared).has_value();
 }
 
-bool mirror_matches(const fs::path& path, const RefSnapshot& upstream, MirrorSnapshot* out) {
+std::optional<MirrorSnapshot> try_read_mirror(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path / "HEAD", ec)) return false;
+  if (!fs::exists(path / "HEAD", ec)) return std::nullopt;
   try {
-    MirrorSnapshot snap = read_mirror(path);
-    if (!(snap.refs == upstream)) return false;
-    if (out) *out = std::move(snap);
-    return true;
+    return read_mirror(path);
   } catch (const SyncError&) {
-    return false;
+    return std::nullopt;
   }
+}
+
+bool mirror_matches(const fs::path& path, const RefSnapshot& upstream, MirrorSnapshot* out) {
+  auto snap = try_read_mirror(path);
+  if (!snap || !(snap->refs == upstream)) return false;
+  if (out) *out = std::move(*snap);
+  return true;
+}
+
+GitRepository open_mirror(const fs::path& path) {
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, nullptr);
+  GitRepository repo(raw);
+  if (rc < 0) repo.reset();
+  return repo;
 }
 
 }  // namespace
@@ -227,10 +239,32 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
     write_json(stats_path, stats);
   };
 
+  const char* specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+  git_strarray refspecs = {const_cast<char**>(specs), 2};
+
   progress.tick("Checking " + url.clean + " for updates", Progress{Stage::check}, true);
+  // With a mirror in place, upstream's refs are listed through a remote on
+  // it, so that a download right after reuses this connection (one request
+  // fewer) instead of listing the refs again.
   RefSnapshot upstream;
+  std::optional<MirrorSnapshot> before = try_read_mirror(path);
+  GitRepository conn_repo = before ? open_mirror(path) : nullptr;
+  GitRemote conn_remote;
+  std::unique_ptr<TransferSession> conn_session;
   try {
-    upstream = ls_remote(url, credentials_, failure_code);
+    if (conn_repo) {
+      git_remote* remote_raw = nullptr;
+      int rc = git_remote_create_anonymous(&remote_raw, conn_repo.get(), url.clean.c_str());
+      conn_remote.reset(remote_raw);
+      check(rc, failure_code, "cannot use the repository URL " + url.clean);
+      conn_session = std::make_unique<TransferSession>(url, credentials_, &on_event);
+      git_remote_callbacks cb = conn_session->callbacks();
+      rc = git_remote_connect(conn_remote.get(), GIT_DIRECTION_FETCH, &cb, nullptr, nullptr);
+      conn_session->finish(rc, failure_code);
+      upstream = detail::list_connected(conn_remote.get());
+    } else {
+      upstream = ls_remote(url, credentials_, failure_code);
+    }
   } catch (const SyncError& e) {
     record_error(e.what(), false);
     throw;
@@ -241,17 +275,29 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
   }
 
   MirrorSnapshot snap;
-  if (mirror_matches(path, upstream, &snap)) return snap;
+  if (before && before->refs == upstream) {
+    git_remote_disconnect(conn_remote.get());
+    return *before;
+  }
 
   // Single-flight: threads of this process queue on the mutex, processes on
   // the lock file; whoever comes second finds the refs already there.
   std::unique_lock thread_lock(entry.fetch_mutex);
   std::optional<common::FileLock> file_lock;
+  bool reuse_connection = false;
   try {
-    // Waiting with a shared lock lets every waiter of a class burst look at
-    // the finished download at once instead of one after another.
-    if (wait_shared(lock_path, lock_wait) && mirror_matches(path, upstream, &snap)) return snap;
-    file_lock = common::FileLock::try_acquire(lock_path.string(), lock_wait);
+    file_lock = common::FileLock::try_acquire(lock_path.string(), std::chrono::milliseconds(0));
+    if (file_lock) {
+      if (mirror_matches(path, upstream, &snap)) return snap;
+      // Our listing is still the newest unless someone downloaded since.
+      auto now = try_read_mirror(path);
+      reuse_connection = conn_remote && now && before && now->refs == before->refs;
+    } else {
+      // Waiting with a shared lock lets every waiter of a class burst look
+      // at the finished download at once instead of one after another.
+      if (wait_shared(lock_path, lock_wait) && mirror_matches(path, upstream, &snap)) return snap;
+      file_lock = common::FileLock::try_acquire(lock_path.string(), lock_wait);
+    }
   } catch (const std::system_error& e) {
     throw SyncError(failure_code, std::string("The course cache cannot be locked: ") + e.what());
   }
@@ -259,6 +305,29 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
     throw SyncError(ErrorCode::lock, "The course cache for " + url.clean + " is busy (another download has taken "
                                      "too long). Try again in a few minutes.");
   if (mirror_matches(path, upstream, &snap)) return snap;
+
+  if (reuse_connection) {
+    progress.line("Downloading " + url.clean);
+    git_fetch_options fetch_opts = GIT_FETCH_OPTIONS_INIT;
+    fetch_opts.callbacks = conn_session->callbacks();
+    fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fetch_opts.update_fetchhead = 0;
+    int rc = git_remote_download(conn_remote.get(), &refspecs, &fetch_opts);
+    if (rc == 0)
+      rc = git_remote_update_tips(conn_remote.get(), &fetch_opts.callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, nullptr);
+    if (rc == 0) rc = git_remote_prune(conn_remote.get(), &fetch_opts.callbacks);
+    git_remote_disconnect(conn_remote.get());
+    try {
+      conn_session->finish(rc, failure_code);
+    } catch (const SyncError& e) {
+      record_error(e.what(), true);
+      throw;
+    }
+    return finish_fetch(conn_repo.get(), url, path, stats_path, upstream);
+  }
+  if (conn_remote) git_remote_disconnect(conn_remote.get());
+  conn_remote.reset();
+  conn_repo.reset();
 
   std::error_code ec;
   git_repository* raw = nullptr;
@@ -289,8 +358,6 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
   fetch_opts.prune = GIT_FETCH_PRUNE;
   fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   fetch_opts.update_fetchhead = 0;
-  const char* specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-  git_strarray refspecs = {const_cast<char**>(specs), 2};
   rc = git_remote_fetch(remote.get(), &refspecs, &fetch_opts, nullptr);
   try {
     session.finish(rc, failure_code);
@@ -298,14 +365,17 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
     record_error(e.what(), true);
     throw;
   }
+  return finish_fetch(repo.get(), url, path, stats_path, upstream);
+}
+
+MirrorSnapshot MirrorCache::finish_fetch(git_repository* repo, const RepoUrl& url, const fs::path& path,
+                                         const fs::path& stats_path, const RefSnapshot& upstream) {
   if (upstream.head) {
     git_reference* head_raw = nullptr;
-    git_reference_symbolic_create(&head_raw, repo.get(), "HEAD", upstream.head->c_str(), 1, nullptr);
+    git_reference_symbolic_create(&head_raw, repo, "HEAD", upstream.head->c_str(), 1, nullptr);
     GitReference head(head_raw);
   }
-
-  snap = read_mirror(path);
-
+  MirrorSnapshot snap = read_mirror(path);
   json stats = read_json(stats_path);
   stats["url"] = url.clean;
   stats["mirror"] = path.filename().string();
@@ -313,7 +383,6 @@ MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_
   stats["last_fetch"] = common::iso8601_utc();
   write_json(stats_path, stats);
   make_readable(path);
-
   snap.fetched = true;
   return snap;
 }

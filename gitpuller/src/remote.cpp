@@ -53,10 +53,17 @@ RefSnapshot ls_remote(const RepoUrl& url, const CredentialProvider* credentials,
   rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &cb, nullptr, nullptr);
   session.finish(rc, failure_code);
 
+  RefSnapshot snap = detail::list_connected(remote.get());
+  git_remote_disconnect(remote.get());
+  return snap;
+}
+
+namespace detail {
+
+RefSnapshot list_connected(git_remote* remote) {
   const git_remote_head** heads = nullptr;
   size_t count = 0;
-  rc = git_remote_ls(&heads, &count, remote.get());
-  session.finish(rc, failure_code);
+  check(git_remote_ls(&heads, &count, remote), ErrorCode::fetch, "cannot list upstream's branches");
 
   RefSnapshot snap;
   for (size_t i = 0; i < count; ++i) {
@@ -74,10 +81,10 @@ RefSnapshot ls_remote(const RepoUrl& url, const CredentialProvider* credentials,
   }
   if (!snap.head) {
     GitBuf buf;
-    if (git_remote_default_branch(&buf.buf, remote.get()) == 0) snap.head = buf.str();
+    if (git_remote_default_branch(&buf.buf, remote) == 0) snap.head = buf.str();
   }
-  git_remote_disconnect(remote.get());
   return snap;
 }
 
+}  // namespace detail
 }  // namespace gitpuller

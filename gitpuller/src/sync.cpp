@@ -212,6 +212,9 @@ class Engine {
   std::unique_ptr<Source> source_;
   SyncReport report_;
   std::string stamp_;
+  // Tracked paths changed on disk, as found by restore_deleted's scan.
+  std::vector<std::string> worktree_changes_;
+  bool worktree_known_ = false;
 };
 
 std::unique_ptr<Source> Engine::make_source(ErrorCode code) {
@@ -479,6 +482,7 @@ std::vector<std::string> Engine::restore_deleted(git_repository* repo, git_tree*
   GitStatusList list(raw);
   std::vector<std::string> restore;
   *other_changes = false;
+  worktree_changes_.clear();
   const char* workdir = git_repository_workdir(repo);
   for (size_t i = 0; i < git_status_list_entrycount(list.get()); ++i) {
     const git_status_entry* e = git_status_byindex(list.get(), i);
@@ -497,7 +501,10 @@ std::vector<std::string> Engine::restore_deleted(git_repository* repo, git_tree*
       continue;
     }
     *other_changes = true;
+    if (s & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE))
+      worktree_changes_.push_back(e->index_to_workdir ? e->index_to_workdir->old_file.path : path);
   }
+  worktree_known_ = true;
   if (restore.empty()) return restore;
 
   std::vector<const char*> paths;
@@ -535,7 +542,19 @@ git_oid Engine::commit_local_changes(git_repository* repo, const git_oid& head) 
       if (::lstat((std::string(workdir) + p).c_str(), &st) == 0) git_index_add_bypath(index.get(), p.c_str());
     }
   }
-  check(git_index_update_all(index.get(), nullptr, nullptr, nullptr), ErrorCode::merge, "Cannot record your changes");
+  if (worktree_known_) {
+    // The status scan already found what changed on disk: record just that,
+    // hashing each changed file once.
+    const char* workdir = git_repository_workdir(repo);
+    for (const auto& p : worktree_changes_) {
+      struct stat st{};
+      int rc = ::lstat((std::string(workdir) + p).c_str(), &st) == 0 ? git_index_add_bypath(index.get(), p.c_str())
+                                                                      : git_index_remove_bypath(index.get(), p.c_str());
+      check(rc, ErrorCode::merge, "Cannot record your change to " + p);
+    }
+  } else {
+    check(git_index_update_all(index.get(), nullptr, nullptr, nullptr), ErrorCode::merge, "Cannot record your changes");
+  }
   git_oid tree_id;
   check(git_index_write_tree(&tree_id, index.get()), ErrorCode::merge, "Cannot record your changes");
   GitCommit parent = lookup_commit(repo, head, ErrorCode::merge);
@@ -815,6 +834,7 @@ void Engine::switch_branch(git_repository* repo, const RefSnapshot::Resolved& r,
   git_oid head;
   check(git_reference_name_to_id(&head, repo, "HEAD"), ErrorCode::fetch, "Cannot read the folder's current commit");
   bool detached = git_repository_head_detached(repo) == 1;
+  worktree_known_ = false;
   git_oid local = commit_local_changes(repo, head);
   if (detached && !git_oid_equal(&local, &head)) {
     std::string keep = "coursehub-saved-" + stamp();

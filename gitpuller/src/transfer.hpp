@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gitpuller/credentials.hpp"
+#include "gitpuller/remote.hpp"
 #include "gitpuller/report.hpp"
 #include "gitpuller/url.hpp"
 
@@ -63,6 +64,9 @@ class TransferSession {
   bool rejected_ = false;
   bool received_objects_ = false;
 };
+
+// The heads, tags and default branch a connected remote advertised.
+RefSnapshot list_connected(git_remote* remote);
 
 // "12.3 MiB"
 std::string human_bytes(std::uint64_t bytes);

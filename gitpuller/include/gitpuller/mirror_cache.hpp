@@ -29,6 +29,8 @@
 #include "gitpuller/report.hpp"
 #include "gitpuller/url.hpp"
 
+struct git_repository;
+
 namespace gitpuller {
 
 class CredentialProvider;
@@ -102,6 +104,8 @@ class MirrorCache {
  private:
   struct Entry;
   Entry& entry_for(const std::string& key);
+  MirrorSnapshot finish_fetch(git_repository* repo, const RepoUrl& url, const std::filesystem::path& path,
+                              const std::filesystem::path& stats_path, const RefSnapshot& upstream);
 
   std::filesystem::path root_;
   const CredentialProvider* credentials_;
