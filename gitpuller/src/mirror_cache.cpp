@@ -1,7 +1,10 @@
 #include "gitpuller/mirror_cache.hpp"
 
 #include <openssl/evp.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -46,8 +49,9 @@ std::string sha256_hex(const std::string& text) {
   return out;
 }
 
-// "<readable part>-<hash>": readable for an admin, unique by the hash.
-std::string mirror_name(const RepoUrl& url) {
+// "<readable part>-<hash>": readable for an admin, unique by the hash, and
+// not guessable without the installation's secret (see the header).
+std::string mirror_name(const RepoUrl& url, const std::string& secret) {
   std::string key = url.key;
   auto pos = key.find("://");
   if (pos != std::string::npos) key = key.substr(pos + 3);
@@ -58,7 +62,36 @@ std::string mirror_name(const RepoUrl& url) {
   }
   while (!readable.empty() && (readable.front() == '_' || readable.front() == '.')) readable.erase(0, 1);
   if (readable.size() > 60) readable = readable.substr(readable.size() - 60);
-  return readable + "-" + sha256_hex(url.key).substr(0, 12);
+  return readable + "-" + sha256_hex(secret + '\n' + url.key).substr(0, 24);
+}
+
+// The installation's naming secret, created (0600, first writer wins) on first use.
+std::string naming_secret(const fs::path& root) {
+  fs::path file = root / ".name-secret";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::ifstream in(file);
+    std::string secret;
+    if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) break;
+    static const char* kHex = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char b : bytes) {
+      hex += kHex[b >> 4];
+      hex += kHex[b & 15];
+    }
+    fs::path tmp = file;
+    tmp += ".tmp." + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    std::string line = hex + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (ok) ::link(tmp.c_str(), file.c_str());  // fails when another process won: read theirs
+    ::unlink(tmp.c_str());
+  }
+  // Unwritable root (read-only use): names stay stable, only unguessability is lost.
+  return "coursehub";
 }
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -198,8 +231,9 @@ MirrorCache::MirrorCache(fs::path root, const CredentialProvider* credentials)
   std::error_code ec;
   if (!fs::exists(root_, ec)) {
     fs::create_directories(root_, ec);
-    ::chmod(root_.c_str(), 0755);
+    ::chmod(root_.c_str(), 0711);
   }
+  secret_ = naming_secret(root_);
 }
 
 MirrorCache::~MirrorCache() = default;
@@ -211,12 +245,12 @@ MirrorCache::Entry& MirrorCache::entry_for(const std::string& key) {
   return *slot;
 }
 
-fs::path MirrorCache::path_for(const RepoUrl& url) const { return root_ / (mirror_name(url) + ".git"); }
+fs::path MirrorCache::path_for(const RepoUrl& url) const { return root_ / (mirror_name(url, secret_) + ".git"); }
 
 MirrorSnapshot MirrorCache::refresh(const RepoUrl& url, const EventCallback& on_event, ErrorCode failure_code) {
   Entry& entry = entry_for(url.key);
   fs::path path = path_for(url);
-  fs::path base = root_ / mirror_name(url);
+  fs::path base = root_ / mirror_name(url, secret_);
   fs::path stats_path = base;
   stats_path += ".json";
   fs::path lock_path = base;
@@ -391,7 +425,7 @@ std::optional<fs::path> MirrorCache::prepare_snapshot(const RepoUrl& url, const 
   fs::path path = path_for(url);
   if (auto existing = find_snapshot(path, commit)) return existing;
   Entry& entry = entry_for(url.key);
-  fs::path lock_path = root_ / (mirror_name(url) + ".lock");
+  fs::path lock_path = root_ / (mirror_name(url, secret_) + ".lock");
   std::unique_lock thread_lock(entry.fetch_mutex);
   std::optional<common::FileLock> file_lock;
   try {
@@ -413,7 +447,7 @@ std::optional<fs::path> MirrorCache::prepare_snapshot(const RepoUrl& url, const 
 }
 
 std::optional<MirrorStats> MirrorCache::stats(const RepoUrl& url) const {
-  fs::path base = root_ / mirror_name(url);
+  fs::path base = root_ / mirror_name(url, secret_);
   fs::path stats_path = base;
   stats_path += ".json";
   std::error_code ec;
@@ -486,7 +520,7 @@ std::vector<std::string> MirrorCache::list_files(const RepoUrl& url, const std::
 }
 
 bool MirrorCache::remove(const RepoUrl& url) {
-  fs::path base = root_ / mirror_name(url);
+  fs::path base = root_ / mirror_name(url, secret_);
   fs::path lock_path = base;
   lock_path += ".lock";
   fs::path stats_path = base;

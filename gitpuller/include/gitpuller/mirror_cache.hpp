@@ -13,8 +13,11 @@
 // unprivileged worker can sync from a mirror it cannot write
 // (`coursehub pull --from-mirror`).  The root must then be reachable by that
 // user: every directory above it needs the x bit for others (e.g. a 0711
-// state folder whose secret files are 0600).  Credentials never enter a
-// mirror: its config holds no remote at all.
+// state folder whose secret files are 0600).  The root itself is made 0711
+// (not listable) and each mirror's name ends in a hash keyed with a secret
+// of the installation (`<root>/.name-secret`, 0600), so a student who is
+// handed one mirror's path cannot find another course's (private) mirror.
+// Credentials never enter a mirror: its config holds no remote at all.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -108,6 +111,7 @@ class MirrorCache {
                               const std::filesystem::path& stats_path, const RefSnapshot& upstream);
 
   std::filesystem::path root_;
+  std::string secret_;  // keys mirror names (see above)
   const CredentialProvider* credentials_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;

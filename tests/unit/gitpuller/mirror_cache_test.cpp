@@ -173,3 +173,20 @@ TEST_CASE("ls_remote lists branches, tags and the default branch") {
   CHECK(refs.resolve("v1")->is_tag);
   CHECK_FALSE(refs.resolve("nope"));
 }
+
+TEST_CASE("mirror names cannot be guessed from the URL, and the root cannot be listed by others") {
+  TempDir tmp;
+  auto url = gitpuller::parse_repo_url("https://git.example.edu/staff/private-course.git");
+  gitpuller::MirrorCache a(tmp / "mirrors", nullptr);
+  gitpuller::MirrorCache b(tmp / "mirrors", nullptr);  // another process, same installation
+  CHECK(a.path_for(url) == b.path_for(url));
+  TempDir other;
+  gitpuller::MirrorCache c(other / "mirrors", nullptr);  // another installation
+  CHECK(a.path_for(url).filename() != c.path_for(url).filename());
+  CHECK(a.path_for(url).filename().string().find("private-course") != std::string::npos);
+  struct stat st{};
+  REQUIRE(::stat((tmp / "mirrors").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0711);
+  REQUIRE(::stat((tmp / "mirrors/.name-secret").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+}
