@@ -1,4 +1,5 @@
 """`coursehub user ...`, `token create` and `serve` from the shell."""
+import re
 import socket
 
 from hubproc import Hub
@@ -70,3 +71,28 @@ def test_sigterm_stops_gracefully_and_removes_the_pid_file(tmp_path):
     assert hub.stop() == 0
     assert not (hub.prefix / "state" / "hub.pid").exists()
     assert "stopped" in hub.log()
+
+
+def test_sighup_reloads_without_dropping_an_open_connection(tmp_path):
+    def read_response(sock):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            assert part, "the hub closed the connection"
+            data += part
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        while len(body) < length:
+            body += sock.recv(65536)
+        return head
+
+    with Hub(tmp_path, config={"users": {"admin": ["first"]}}) as hub:
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=60) as s:
+            s.sendall(b"GET /hub/api HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(s).startswith(b"HTTP/1.1 200")
+            hub.write_config({"users": {"admin": ["first", "second"]}})
+            hub.reload()
+            s.sendall(b"GET /hub/api HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(s).startswith(b"HTTP/1.1 200")
+        # The reloaded users.admin took effect.
+        assert "second\tadmin" in hub.cli("user", "list").stdout
