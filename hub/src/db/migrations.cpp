@@ -76,6 +76,50 @@ const std::vector<Migration>& migrations() {
           log_tail TEXT NOT NULL
         );
        )sql"},
+      // One row per git-pull click handled by the hub (hub/src/gitpull/).
+      // Written by the git-pull module, read by the courses module (per-course
+      // stats, a student's "my synced folders").  A row is inserted with
+      // outcome 'running' when the sync starts and completed when it ends; a
+      // hub that stopped mid-sync leaves 'running' rows behind, which readers
+      // treat as 'interrupted' when `finished` is NULL and the hub restarted.
+      //   repo         the clean upstream URL (never carries a credential)
+      //   repo_key     gitpuller::repo_key(repo): compare repositories with it
+      //                (…/course, …/course.git and …/course/ share one key)
+      //   branch       the branch (or tag) asked for; '' = upstream's default
+      //   target       the folder, relative to the user's home ('course')
+      //   commit_id    HEAD of the folder after a successful sync
+      //   upstream_commit  upstream's tip that was synced
+      //   outcome      'running' | cloned | up_to_date | fast_forwarded |
+      //                merged | switched_branch | reset_with_backup | 'error'
+      //   error_code   gitpuller's code (clone, fetch, auth, ...) or
+      //                'refused' (source not allowed) when outcome = 'error'
+      //   error_message  the message the student saw (no secrets)
+      //   files_kept   JSON array of paths where the student's version won
+      //   backup       the backup folder (relative to home) after a history reset
+      //   started, finished  Unix time (seconds, fractional)
+      {"gitpull: record of every git-pull sync",
+       R"sql(
+        CREATE TABLE pulls (
+          id INTEGER PRIMARY KEY,
+          user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+          user_name TEXT NOT NULL,
+          repo TEXT NOT NULL,
+          repo_key TEXT NOT NULL,
+          branch TEXT NOT NULL DEFAULT '',
+          target TEXT NOT NULL,
+          commit_id TEXT,
+          upstream_commit TEXT,
+          outcome TEXT NOT NULL DEFAULT 'running',
+          error_code TEXT,
+          error_message TEXT,
+          files_kept TEXT NOT NULL DEFAULT '[]',
+          backup TEXT,
+          started REAL NOT NULL,
+          finished REAL
+        );
+        CREATE INDEX pulls_user ON pulls(user_id, started);
+        CREATE INDEX pulls_repo ON pulls(repo_key, started);
+       )sql"},
   };
   return kMigrations;
 }
