@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -111,6 +112,17 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       ::_exit(127);
     }
     ::signal(SIGPIPE, SIG_DFL);
+    if (o.run_as) {
+      const auto& ra = *o.run_as;
+      const gid_t* groups = ra.groups.empty() ? &ra.gid : ra.groups.data();
+      std::size_t ngroups = ra.groups.empty() ? 1 : ra.groups.size();
+      if (::setgroups(ngroups, groups) != 0 || ::setgid(ra.gid) != 0 || ::setuid(ra.uid) != 0 ||
+          ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        int e = errno;
+        (void)!::write(exec_pipe.fd[1], &e, sizeof e);
+        ::_exit(127);
+      }
+    }
     ::execve(exe->c_str(), cargv.data(), cenv.data());
     int e = errno;
     (void)!::write(exec_pipe.fd[1], &e, sizeof e);

@@ -13,13 +13,25 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
+
+#include "gitpuller/connect_filter.hpp"
 
 namespace gitpuller::detail {
 namespace {
 
 std::atomic<int> g_connect_ms{30000};
 std::atomic<int> g_idle_ms{120000};
+
+std::mutex g_filter_mutex;
+std::shared_ptr<const ConnectFilter> g_filter;
+
+std::shared_ptr<const ConnectFilter> connect_filter() {
+  std::lock_guard lock(g_filter_mutex);
+  return g_filter;
+}
 
 struct TcpStream {
   git_stream base;  // first member: libgit2 hands us back this pointer
@@ -59,7 +71,14 @@ int stream_connect(git_stream* s) {
     return -1;
   }
   int last_errno = ECONNREFUSED;
+  bool refused = false, tried = false;
+  auto filter = connect_filter();
   for (addrinfo* p = info; p; p = p->ai_next) {
+    if (filter && *filter && !(*filter)(st->host, st->port, p->ai_addr)) {
+      refused = true;
+      continue;
+    }
+    tried = true;
     int fd = ::socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, p->ai_protocol);
     if (fd < 0) continue;
     int rc = ::connect(fd, p->ai_addr, p->ai_addrlen);
@@ -85,6 +104,11 @@ int stream_connect(git_stream* s) {
     ::close(fd);
   }
   ::freeaddrinfo(info);
+  if (refused && !tried) {
+    git_error_set_str(GIT_ERROR_NET, ("refused to connect to " + st->host +
+                                      ": its address is not one this server may fetch from").c_str());
+    return -1;
+  }
   set_error("failed to connect to " + st->host + ":" + st->port, last_errno);
   return -1;
 }
@@ -161,3 +185,13 @@ void register_socket_stream(std::chrono::milliseconds connect_timeout, std::chro
 }
 
 }  // namespace gitpuller::detail
+
+namespace gitpuller {
+
+void set_connect_filter(ConnectFilter filter) {
+  auto next = std::make_shared<const ConnectFilter>(std::move(filter));
+  std::lock_guard lock(detail::g_filter_mutex);
+  detail::g_filter = std::move(next);
+}
+
+}  // namespace gitpuller

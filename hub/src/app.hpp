@@ -53,6 +53,11 @@ struct Hooks {
   // worker threads.  Each value should carry "ready" (bool) and "pending"
   // (null or "spawn"/"stop") like JupyterHub's server model.
   std::function<nlohmann::json(const std::string& name)> user_servers;
+  // Begins starting the user's server if it is not running or starting,
+  // and returns at once (the git-pull page starts it in parallel with the
+  // sync).  Set by the spawner module; unset means no spawner.  Called on
+  // worker threads; may throw (logged by the caller).
+  std::function<void(const std::string& name, bool admin)> start_server;
 };
 
 class App {

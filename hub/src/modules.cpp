@@ -6,6 +6,7 @@ void register_modules(App& app) {
   add_api_routes(app);
   add_page_routes(app);
   add_server_routes(app);
+  add_gitpull_routes(app);
 }
 
 }  // namespace hub

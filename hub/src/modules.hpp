@@ -11,5 +11,6 @@ void register_modules(App& app);
 void add_api_routes(App& app);    // hub/src/api/api_routes.cpp: /hub/api users, tokens, info
 void add_page_routes(App& app);   // hub/src/pages/page_routes.cpp: login, signup, home, admin, static files
 void add_server_routes(App& app);  // hub/src/servers/servers.cpp: spawner, /user/ proxy, culler, their pages
+void add_gitpull_routes(App& app);  // hub/src/gitpull/gitpull_routes.cpp: git-pull links, progress page, sync events
 
 }  // namespace hub

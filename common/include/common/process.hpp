@@ -5,6 +5,8 @@
 // metacharacters, so user-supplied values can be passed safely.  The call
 // blocks the calling thread until the child exits; never call it on an I/O
 // thread.  Thread-safe: every call is independent.
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -46,6 +48,16 @@ struct ProcessOptions {
   // Called on the calling thread right after the child started, with its pid
   // (which is also its process group id).  Must not throw.
   std::function<void(int pid)> on_start;
+  // Run the child as another user (needs root): supplementary groups, then
+  // gid, then uid are set before exec, and no_new_privs, so neither the
+  // program nor anything it runs can regain privileges.  The child's start
+  // fails (ProcessError) when any of these calls fails.
+  struct RunAs {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;  // supplementary groups; empty: just gid
+  };
+  std::optional<RunAs> run_as;
 };
 
 struct ProcessResult {

@@ -13,6 +13,7 @@
 #include "gitpuller/json.hpp"
 #include "gitpuller/mirror_cache.hpp"
 #include "gitpuller/sync.hpp"
+#include "gitpull/pull_service.hpp"
 
 namespace hub::cli {
 namespace {
@@ -20,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kPullUsage =
-    "pull REPO_URL DIR [--branch BRANCH] [--json] [--prefix P] [--from-mirror MIRROR] [--lock-wait SECONDS]";
+    "pull REPO_URL DIR [--branch BRANCH] [--json] [--backup] [--prefix P] [--from-mirror MIRROR] [--lock-wait SECONDS]";
 
 void print_human_report(const gitpuller::SyncReport& r) {
   using gitpuller::SyncOutcome;
@@ -53,7 +54,7 @@ void print_human_report(const gitpuller::SyncReport& r) {
 }  // namespace
 
 int cmd_pull(const Argv& args) {
-  Args parsed(args, {"branch", "from-mirror", "lock-wait"}, {"json"});
+  Args parsed(args, {"branch", "from-mirror", "lock-wait"}, {"json", "backup"});
   if (parsed.positional().size() != 2) throw UsageError(kPullUsage);
   const std::string repo = parsed.positional()[0];
   const std::string dir = parsed.positional()[1];
@@ -115,6 +116,17 @@ int cmd_pull(const Argv& args) {
   }
 
   try {
+    // nbgitpuller's --backup: move an existing folder aside, then clone afresh.
+    if (parsed.flag("backup")) {
+      std::optional<fs::path> moved;
+      try {
+        moved = gitpull::move_folder_aside(fs::absolute(fs::path(dir)));
+      } catch (const fs::filesystem_error& e) {
+        throw gitpuller::SyncError(gitpuller::ErrorCode::target_invalid,
+                                   "Cannot move " + dir + " aside: " + e.code().message() + ".");
+      }
+      if (moved) options.on_event(gitpuller::SyncEvent::line("Moved your folder aside to " + moved->string() + " (backup)."));
+    }
     gitpuller::SyncReport report = gitpuller::sync(request, options);
     if (json) {
       std::cout << gitpuller::event_to_line(gitpuller::SyncEvent::finished(report)) << "\n" << std::flush;

@@ -28,7 +28,9 @@ std::string prepare_state_dir(const std::string& prefix) {
     throw std::runtime_error("cannot create " + dir + ": " + std::strerror(errno));
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw std::runtime_error(dir + " is not a folder");
-  if ((st.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+  // 0711 is left alone: in system mode the git-pull workers (running as
+  // students) pass through to state/mirrors; every secret file is 0600.
+  if ((st.st_mode & 0777) != 0700 && (st.st_mode & 0777) != 0711 && ::chmod(dir.c_str(), 0700) != 0)
     throw std::runtime_error("cannot make " + dir + " private (mode 0700): " + std::strerror(errno));
   return dir;
 }
