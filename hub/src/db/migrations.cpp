@@ -79,9 +79,9 @@ const std::vector<Migration>& migrations() {
       // One row per git-pull click handled by the hub (hub/src/gitpull/).
       // Written by the git-pull module, read by the courses module (per-course
       // stats, a student's "my synced folders").  A row is inserted with
-      // outcome 'running' when the sync starts and completed when it ends; a
-      // hub that stopped mid-sync leaves 'running' rows behind, which readers
-      // treat as 'interrupted' when `finished` is NULL and the hub restarted.
+      // outcome 'running' when the sync starts and completed when it ends; the
+      // next hub start turns rows a stopped hub left 'running' into errors
+      // with code 'interrupted'.
       //   repo         the clean upstream URL (never carries a credential)
       //   repo_key     gitpuller::repo_key(repo): compare repositories with it
       //                (…/course, …/course.git and …/course/ share one key)
@@ -91,8 +91,11 @@ const std::vector<Migration>& migrations() {
       //   upstream_commit  upstream's tip that was synced
       //   outcome      'running' | cloned | up_to_date | fast_forwarded |
       //                merged | switched_branch | reset_with_backup | 'error'
-      //   error_code   gitpuller's code (clone, fetch, auth, ...) or
-      //                'refused' (source not allowed) when outcome = 'error'
+      //   error_code   when outcome = 'error': gitpuller's code (clone, fetch,
+      //                merge, branch_exist, auth, target_invalid, ...), or the
+      //                hub's: source_refused (not in gitpuller.allowed_sources),
+      //                bad_link (never recorded: refused before a sync starts),
+      //                interrupted (the hub stopped mid-sync)
       //   error_message  the message the student saw (no secrets)
       //   files_kept   JSON array of paths where the student's version won
       //   backup       the backup folder (relative to home) after a history reset

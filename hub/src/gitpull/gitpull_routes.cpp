@@ -128,6 +128,7 @@ void add_gitpull_routes(App& app) {
   auto service = std::make_shared<gitpull::PullService>(app);
   app.hooks().on_reload.push_back([service](const HubConfig&, const HubConfig&) { service->reconfigure(); });
   app.hooks().on_shutdown.push_back([service] { service->shutdown(); });
+  app.hooks().on_start.push_back([service] { service->mark_interrupted(); });
 
   auto& r = app.router();
   for (std::string what : {"git-pull", "git-sync", "interact"})

@@ -66,11 +66,10 @@ std::string relative_to(const fs::path& p, const fs::path& home) {
   return p.generic_string();
 }
 
-std::string self_exe() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("coursehub") : p.string();
-}
+// The worker is this very binary.  Exec'ing it through /proc/self/exe needs
+// no permission on the folders above the binary (the student may not be
+// allowed to walk to a coursehub built in root's home), only its x bit.
+std::string self_exe() { return "/proc/self/exe"; }
 
 }  // namespace
 
@@ -146,6 +145,14 @@ PullService::PullService(App& app)
 }
 
 PullService::~PullService() { shutdown(); }
+
+void PullService::mark_interrupted() {
+  auto st = app_.db().prepare(
+      "UPDATE pulls SET outcome='error', error_code='interrupted', "
+      "error_message='The hub stopped during this sync.', finished=? WHERE finished IS NULL");
+  st.bind(1, common::unix_seconds());
+  st.run();
+}
 
 void PullService::shutdown() { pool_.stop(); }
 

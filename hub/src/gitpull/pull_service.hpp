@@ -96,6 +96,10 @@ class PullService {
   // Reconfigure after a reload (allowed_sources).
   void reconfigure();
 
+  // Rows left 'running' by a hub that stopped mid-sync become errors with
+  // code 'interrupted'.  At start, on a worker thread.
+  void mark_interrupted();
+
   // Syncs started but not finished; for diagnostics.
   std::size_t running() const;
 
