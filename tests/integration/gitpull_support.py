@@ -63,3 +63,23 @@ def pulls(hub) -> list[dict]:
 def student(hub, name: str, password: str = "Student-Pass-1") -> requests.Session:
     """A logged-in browser-like session (firstuse: the first login creates the user)."""
     return hub.login(name, password)
+
+
+def stop_servers(hub, timeout: float = 120) -> None:
+    """The progress page starts each student's server, and servers outlive the
+    hub by design: stop every one a test started (the hub must be running)."""
+    import time
+
+    hub.add_user("zz-gitpull-admin", "Gitpull-Admin-Pass-1", admin=True)
+    admin = hub.token("zz-gitpull-admin")
+    names = [u["name"] for u in hub.api("GET", "users?limit=200", token=admin).json() if u["servers"]]
+    for name in names:
+        hub.api("DELETE", f"users/{name}/server", token=admin)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while time.monotonic() < deadline:
+            if not hub.api("GET", f"users/{name}", token=admin).json()["servers"]:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"{name}'s server did not stop within {timeout}s")

@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 
 from githttp import GitHttpServer
-from gitpull_support import events, hub_config, link_query, pulls, read_events, student, sync
+from gitpull_support import events, hub_config, link_query, pulls, read_events, stop_servers, student, sync
 from hubproc import Hub
 from pull_support import Teacher, git
 
@@ -33,7 +33,10 @@ def world(tmp_path_factory):
         priv = srv.add_repo("secret", teacher.upstream, private=True)
         git(teacher.work, "remote", "set-url", "origin", str(srv.repo_path("course")))
         with Hub(root / "hub", config=hub_config(srv.base_url)) as hub:
-            yield {"root": root, "srv": srv, "hub": hub, "teacher": teacher, "url": url, "priv": priv}
+            try:
+                yield {"root": root, "srv": srv, "hub": hub, "teacher": teacher, "url": url, "priv": priv}
+            finally:
+                stop_servers(hub)
 
 
 def home(hub, name):

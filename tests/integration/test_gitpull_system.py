@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from githttp import GitHttpServer
-from gitpull_support import hub_config, pulls, student, sync
+from gitpull_support import hub_config, pulls, stop_servers, student, sync
 from hubproc import Hub
 from pull_support import Teacher
 
@@ -42,7 +42,10 @@ def world():
             url = srv.add_repo("course", teacher.upstream)
             priv = srv.add_repo("secret", teacher.upstream, private=True)
             with Hub(tmp_path / "hub", config=hub_config(srv.base_url, {"spawner": {"mode": "system"}})) as hub:
-                yield {"hub": hub, "srv": srv, "url": url, "priv": priv, "teacher": teacher, "tmp": tmp_path}
+                try:
+                    yield {"hub": hub, "srv": srv, "url": url, "priv": priv, "teacher": teacher, "tmp": tmp_path}
+                finally:
+                    stop_servers(hub)
     finally:
         remove_account()
         shutil.rmtree(tmp_path, ignore_errors=True)

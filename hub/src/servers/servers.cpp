@@ -410,6 +410,7 @@ void add_server_routes(App& app) {
   auto mod = std::make_shared<UserServers>(app);
   auto& hooks = app.hooks();
   hooks.user_servers = [mod](const std::string& name) { return mod->servers_model(name); };
+  hooks.start_server = [mod](const std::string& name, bool admin) { mod->start(name, admin); };
   hooks.on_start.push_back([mod] {
     auto report = mod->spawner().adopt();
     if (!report.adopted.empty() || !report.forgotten.empty())
