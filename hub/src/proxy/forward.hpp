@@ -40,9 +40,13 @@ using tcp = net::ip::tcp;
 // closing).  Specialise for other stream types before instantiating forward().
 template <class Stream>
 struct ClientTcp;
+//   get(s):   the tcp_stream under it;
+//   plain(s): true when bytes on that socket are the client's bytes (no TLS),
+//             so a WebSocket relay may use the socket directly.
 template <>
 struct ClientTcp<beast::tcp_stream> {
   static beast::tcp_stream& get(beast::tcp_stream& s) { return s; }
+  static bool plain(beast::tcp_stream&) { return true; }
 };
 
 struct ForwardOptions {
@@ -327,6 +331,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   }
 
   void start_splice() {
+    client_plain_ = ClientTcp<ClientStream>::plain(client_);
     client_tcp().expires_never();
     upstream_.expires_never();
     last_byte_ = std::chrono::steady_clock::now();
@@ -356,32 +361,40 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     }
   }
 
+  // The relay loops use the sockets themselves where they can: a WebSocket
+  // message costs a read and a write per direction, without the stream's
+  // timer bookkeeping (the watchdog covers idleness).
   void pump_up() {
-    client_.async_read_some(net::buffer(up_piece_.get(), kSplicePiece),
-                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec) return self->splice_ended();
-                              self->result_.bytes_up += n;
-                              self->touched();
-                              net::async_write(self->upstream_, net::buffer(self->up_piece_.get(), n),
-                                               [self](beast::error_code ec, std::size_t) {
-                                                 if (ec) return self->splice_ended();
-                                                 self->pump_up();
-                                               });
-                            });
+    auto on_read = [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->splice_ended();
+      self->result_.bytes_up += n;
+      self->touched();
+      net::async_write(self->upstream_.socket(), net::buffer(self->up_piece_.get(), n),
+                       [self](beast::error_code ec, std::size_t) {
+                         if (ec) return self->splice_ended();
+                         self->pump_up();
+                       });
+    };
+    if (client_plain_) client_tcp().socket().async_read_some(net::buffer(up_piece_.get(), kSplicePiece), std::move(on_read));
+    else client_.async_read_some(net::buffer(up_piece_.get(), kSplicePiece), std::move(on_read));
   }
 
   void pump_down() {
-    upstream_.async_read_some(net::buffer(down_piece_.get(), kSplicePiece),
-                              [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-                                if (ec) return self->splice_ended();
-                                self->result_.bytes_down += n;
-                                self->touched();
-                                net::async_write(self->client_, net::buffer(self->down_piece_.get(), n),
-                                                 [self](beast::error_code ec, std::size_t) {
-                                                   if (ec) return self->splice_ended();
-                                                   self->pump_down();
-                                                 });
-                              });
+    upstream_.socket().async_read_some(
+        net::buffer(down_piece_.get(), kSplicePiece),
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) return self->splice_ended();
+          self->result_.bytes_down += n;
+          self->touched();
+          auto on_written = [self](beast::error_code ec, std::size_t) {
+            if (ec) return self->splice_ended();
+            self->pump_down();
+          };
+          if (self->client_plain_)
+            net::async_write(self->client_tcp().socket(), net::buffer(self->down_piece_.get(), n), std::move(on_written));
+          else
+            net::async_write(self->client_, net::buffer(self->down_piece_.get(), n), std::move(on_written));
+        });
   }
 
   void touched() {
@@ -482,6 +495,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   bool retried_ = false;
   bool finished_ = false;
   bool released_ = false;
+  bool client_plain_ = false;
   unsigned client_version_ = 11;
   int splices_ = 0;
   std::chrono::steady_clock::time_point last_activity_note_{};

@@ -22,6 +22,7 @@ namespace hub::proxy {
 template <>
 struct ClientTcp<hub::http::FlexStream> {
   static beast::tcp_stream& get(hub::http::FlexStream& s) { return s.tcp(); }
+  static bool plain(hub::http::FlexStream& s) { return !s.is_tls(); }
 };
 }  // namespace hub::proxy
 
