@@ -323,7 +323,8 @@ def main():
     try:
         backend, bport = start_backend()
         chp, cport = start_chp(bport)
-        hub = Hub(root / "hub", {"spawner": {"cmd": [str(BACKEND), "serve"]},
+        # admin_access: the admin "bench" opens the WebSockets of all 20 servers.
+        hub = Hub(root / "hub", {"spawner": {"cmd": [str(BACKEND), "serve"]}, "admin_access": True,
                                  "services": {"cull": {"enabled": False}}})
         hub.prefix.parent.mkdir(parents=True, exist_ok=True)
         hub.cli("user", "add", "bench", "--admin", "--password-stdin", input="Bench-Pass-123\n")
@@ -354,6 +355,7 @@ def main():
                     print(f"{label:30} c={conns:2} {r['rps']:8.0f} req/s p50 {r['p50']:.3f} ms p99 {r['p99']:.3f} ms")
             for (label, conns), w in ws.items():
                 print(f"{label:30} ws c={conns:2} {w['rate']:8.0f} msg/s p50 {w['p50_us']} us p99 {w['p99_us']} us")
+            hub.stop_all(token, ["bench"])
             return 0
         # 20 servers and 100 WebSockets held open.
         names = [f"u{i:02d}" for i in range(19)]
@@ -371,7 +373,19 @@ def main():
         hub_loaded = rss_kb(hub.proc.pid)
         for h in holders:
             stop(h)
+        # A relay is logged when it ends: the two echo runs, then the 100 held open.
+        deadline = time.monotonic() + 30
+        while True:
+            relayed = sum(1 for line in hub.log.read_text().splitlines() if " 101 GET /user/" in line)
+            if relayed >= 10 + 64 + 100:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {relayed} WebSockets were relayed by the hub")
+            time.sleep(0.1)
         hub.stop_all(token, ["bench"] + names)
+        left = [n for n in ["bench"] + names if hub.api("GET", f"users/{n}", token).json()["servers"]]
+        if left:
+            raise RuntimeError(f"servers still running after stop: {left}")
         stop(hub.proc)
         stop(chp)
         stop(backend)
