@@ -278,3 +278,59 @@ def test_backup_moves_the_folder_aside_and_depth_is_checked(world):
     assert [r for r in pulls(hub) if r["user_name"] == "backup"][-1]["backup"] == last["backup"]
     last = sync(hub, s, "backup", repo=url, targetpath="course", depth="deep")[-1]
     assert last["phase"] == "error" and last["error"]["code"] == "bad_link" and "depth" in last["message"]
+
+
+class _Redirector:
+    """An HTTP server on 127.0.0.1 that redirects every request to `target`
+    (another host:port), as a listed host could to reach an unlisted one."""
+
+    def __init__(self, target_base):
+        import http.server
+
+        target = target_base.rstrip("/")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(302)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_redirect_to_an_unlisted_address_is_refused_at_connect_time(world, tmp_path):
+    srv = world["srv"]
+    redirector = _Redirector(f"http://127.0.0.1:{srv.port}")
+    base = f"http://127.0.0.1:{redirector.port}/"
+    url = base + "git/course.git"
+    try:
+        # Only the redirecting host is listed: following its redirect to the
+        # git server's (unlisted, loopback) port is refused by the guard.
+        with Hub(tmp_path / "hub1", config=hub_config(base)) as hub:
+            s = student(hub, "redirected")
+            srv.reset_log()
+            last = sync(hub, s, "redirected", repo=url, targetpath="course")[-1]
+            assert last["phase"] == "error" and last["error"]["code"] == "clone", last
+            assert "refused to connect" in last["message"]
+            assert srv.count(None, "course") == 0
+            assert not (home(hub, "redirected") / "course").exists()
+        # With the git server listed as well, the same redirect is followed.
+        cfg = hub_config(base)
+        cfg["gitpuller"]["allowed_sources"].append(srv.base_url + "/")
+        with Hub(tmp_path / "hub2", config=cfg) as hub:
+            s = student(hub, "redirected")
+            last = sync(hub, s, "redirected", repo=url, targetpath="course")[-1]
+            assert last["phase"] == "finished", last
+    finally:
+        redirector.close()
