@@ -9,7 +9,7 @@ build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libgit2-dev libboost-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
   libarchive-dev doctest-dev libyaml-cpp-dev libargon2-dev
-  libkainjow-mustache-dev libqrencode-dev
+  libkainjow-mustache-dev libqrencode-dev zlib1g-dev
   python3 python3-venv python3-pip
   python3-jupyter-server python3-nbclassic python3-ipykernel
 )
@@ -17,6 +17,7 @@ test_pkgs=(
   lighttpd fcgiwrap curl procps psmisc python3-pytest python3-websocket
   chromium wrk hyperfine sqlite3 passwd python3-requests python3-yaml openssl
   python3-nbgitpuller lighttpd-mod-openssl
+  zbar-tools
 )
 
 want=("${build_pkgs[@]}")

@@ -356,6 +356,38 @@ void CredentialStore::add(std::string_view prefix, std::string_view username, st
   write_file_atomically(dir_ / kStoreFile, store.dump(2) + "\n");
 }
 
+bool CredentialStore::update(std::string_view prefix, std::optional<std::string> username,
+                             std::optional<std::optional<std::string>> expires) {
+  std::string norm = normalize_prefix(prefix);
+  if (username) {
+    if (username->empty()) throw CredentialError("a user name is required");
+    if (username->find_first_of(":\n\r") != std::string::npos)
+      throw CredentialError("the user name must not contain ':' or line breaks");
+  }
+  if (expires && *expires && !valid_date(**expires))
+    throw CredentialError("the expiry date must be YYYY-MM-DD, got '" + **expires + "'");
+  std::lock_guard guard(mutex_);
+  if (!fs::exists(dir_ / kStoreFile)) return false;
+  auto lock = common::FileLock::acquire((dir_ / kLockFile).string());
+  json store = load_store(dir_);
+  for (auto& c : store["credentials"]) {
+    if (c.value("prefix", "") != norm) continue;
+    std::string old_user = c.value("username", "");
+    if (username && *username != old_user) {
+      // The user name is bound to the sealed secret: seal it again.
+      auto key = load_key(dir_, false);
+      if (key.empty()) throw CredentialError((dir_ / kKeyFile).string() + " is missing; stored credentials cannot be read");
+      std::string secret = decrypt(key, c.value("secret", ""), aad_for(norm, old_user));
+      c["secret"] = encrypt(key, secret, aad_for(norm, *username));
+      c["username"] = *username;
+    }
+    if (expires) c["expires"] = *expires ? json(**expires) : json(nullptr);
+    write_file_atomically(dir_ / kStoreFile, store.dump(2) + "\n");
+    return true;
+  }
+  return false;
+}
+
 bool CredentialStore::remove(std::string_view prefix) {
   std::string norm;
   try {
@@ -419,7 +451,11 @@ void CredentialStore::record_use(const std::string& prefix, const std::string& e
     auto now = std::chrono::system_clock::now();
     for (const auto& c : store["credentials"]) {
       if (c.value("prefix", "") != prefix) continue;
-      if (error.empty() && c.contains("last_used") && c["last_used"].is_string()) {
+      // A success right after a failure is always written: it clears the alert.
+      auto error_at = opt_string(c, "last_error_at");
+      auto used_at = opt_string(c, "last_used");
+      bool error_is_newer = error_at && (!used_at || *error_at > *used_at);
+      if (error.empty() && !error_is_newer && c.contains("last_used") && c["last_used"].is_string()) {
         auto last = c.value("last_used_unix", 0.0);
         if (common::unix_seconds(now) - last < 60) return;
       }

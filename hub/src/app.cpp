@@ -10,6 +10,8 @@
 
 #include "auth/auth.hpp"
 #include "common/sqlite.hpp"
+#include "gitpuller/credentials.hpp"
+#include "gitpuller/mirror_cache.hpp"
 
 namespace hub {
 
@@ -24,6 +26,19 @@ App::App(std::string prefix, std::shared_ptr<const HubConfig> config)
 App::~App() {
   pool_->stop();
   cpu_pool_->stop();
+}
+
+gitpuller::CredentialStore& App::credentials() {
+  std::call_once(git_once_, [this] {
+    credentials_ = std::make_unique<gitpuller::CredentialStore>(state_dir());
+    mirrors_ = std::make_unique<gitpuller::MirrorCache>(state_dir() + "/mirrors", credentials_.get());
+  });
+  return *credentials_;
+}
+
+gitpuller::MirrorCache& App::mirrors() {
+  credentials();
+  return *mirrors_;
 }
 
 std::shared_ptr<const HubConfig> App::config() const {

@@ -30,10 +30,15 @@ class io_context;
 namespace common {
 class Database;
 }
+namespace gitpuller {
+class CredentialStore;
+class MirrorCache;
+}
 
 namespace hub {
 
 class Auth;
+struct Identity;
 
 struct Hooks {
   // After the database is migrated, before the server listens; on a worker
@@ -58,6 +63,13 @@ struct Hooks {
   // sync).  Set by the spawner module; unset means no spawner.  Called on
   // worker threads; may throw (logged by the caller).
   std::function<void(const std::string& name, bool admin)> start_server;
+  // Extra data for a page about to be rendered by render_page(): called
+  // with the template's name ("home", "admin", ...), the viewer (null when
+  // not logged in) and the template's data, to which it may add keys (e.g.
+  // the home page's synced folders, alerts for admins).  Runs on a worker
+  // thread, except for the "error" page, which may be rendered on an I/O
+  // thread: do no blocking work for pages you do not fill.
+  std::vector<std::function<void(std::string_view page, const Identity* viewer, nlohmann::json& data)>> page_data;
 };
 
 class App {
@@ -114,6 +126,16 @@ class App {
     html_error_ = std::move(fn);
   }
 
+  // Stored git credentials (P/state/credentials.json, encrypted) and the
+  // mirror cache (P/state/mirrors): one of each per hub, shared by every
+  // module that talks to upstream (git-pull syncs, the credential and course
+  // pages), so mirror stats and credential bookkeeping stay in one place.
+  // Created on first use; both objects are thread-safe and live as long as
+  // the App.  The engine records each use of a credential on it
+  // (CredentialInfo::last_used / last_error), which the admin pages read.
+  gitpuller::CredentialStore& credentials();
+  gitpuller::MirrorCache& mirrors();
+
   // The URL the server actually bound (set by serve), e.g. "http://127.0.0.1:8000/".
   std::string public_url;
 
@@ -127,6 +149,9 @@ class App {
   std::unique_ptr<WorkerPool> cpu_pool_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<Auth> auth_;
+  std::once_flag git_once_;
+  std::unique_ptr<gitpuller::CredentialStore> credentials_;
+  std::unique_ptr<gitpuller::MirrorCache> mirrors_;
   std::function<http::Response(const http::Request&, int, std::string_view)> html_error_;
 };
 

@@ -26,10 +26,12 @@ const std::vector<Command>& commands() {
       {"env", "the shared Python environment: install, remove, history, rollback", hub::cli::cmd_env},
       {"config", "show or change config.yaml (tljh-config's verbs)", hub::cli::cmd_config},
       {"serve", "run the hub (--ip A, --port N; 0 picks a free port)", hub::cli::cmd_serve},
-      {"user", "add | list | remove | set-password | admin | import (CSV)", hub::cli::cmd_user},
+      {"user", "add | list | remove | set-password | admin | instructor | import (CSV)", hub::cli::cmd_user},
       {"token", "create an API token for a user", hub::cli::cmd_token},
       {"pull", "sync a git repository into a folder (REPO_URL DIR [--branch B] [--json])", hub::cli::cmd_pull},
       {"cred", "stored git credentials: add | list | remove | test", hub::cli::cmd_cred},
+      {"link", "make a git-pull link (REPO_URL or --course ID; --branch, --file, --app, --target, --hub, --qr)",
+       hub::cli::cmd_link},
   };
   return kCommands;
 }

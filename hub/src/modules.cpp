@@ -7,6 +7,8 @@ void register_modules(App& app) {
   add_page_routes(app);
   add_server_routes(app);
   add_gitpull_routes(app);
+  add_credential_routes(app);
+  add_course_routes(app);
 }
 
 }  // namespace hub

@@ -12,5 +12,7 @@ void add_api_routes(App& app);    // hub/src/api/api_routes.cpp: /hub/api users,
 void add_page_routes(App& app);   // hub/src/pages/page_routes.cpp: login, signup, home, admin, static files
 void add_server_routes(App& app);  // hub/src/servers/servers.cpp: spawner, /user/ proxy, culler, their pages
 void add_gitpull_routes(App& app);  // hub/src/gitpull/gitpull_routes.cpp: git-pull links, progress page, sync events
+void add_credential_routes(App& app);  // hub/src/courses/credential_routes.cpp: stored git credentials (admins)
+void add_course_routes(App& app);      // hub/src/courses/course_routes.cpp: courses, link generator, QR, cache
 
 }  // namespace hub

@@ -71,6 +71,12 @@ class CredentialStore : public CredentialProvider {
   // (rotation keeps nothing of the old one).
   void add(std::string_view prefix, std::string_view username, std::string_view secret,
            std::optional<std::string> expires = std::nullopt);
+  // Changes the user name and/or the expiry date (nullopt inside: none) of
+  // the credential registered for `prefix`, keeping its secret, creation
+  // time and use records.  false when no credential has this prefix.
+  // Throws CredentialError for a bad user name or date.
+  bool update(std::string_view prefix, std::optional<std::string> username,
+              std::optional<std::optional<std::string>> expires);
   // true when a credential with this prefix existed.
   bool remove(std::string_view prefix);
   std::vector<CredentialInfo> list() const;

@@ -17,5 +17,6 @@ int cmd_user(const Argv& args);
 int cmd_token(const Argv& args);
 int cmd_pull(const Argv& args);
 int cmd_cred(const Argv& args);
+int cmd_link(const Argv& args);
 
 }  // namespace hub::cli

@@ -145,6 +145,20 @@ int user_admin(const Argv& argv) {
   });
 }
 
+int user_instructor(const Argv& argv) {
+  Args args(argv, {}, {});
+  if (args.positional().size() != 2) throw UsageError("user instructor NAME on|off");
+  const std::string& mode = args.positional()[1];
+  if (mode != "on" && mode != "off") throw UsageError("user instructor NAME on|off (got '" + mode + "')");
+  return guarded([&] {
+    auto db = db::open_hub_database(args.prefix());
+    auto u = existing(*db, args.positional()[0]);
+    accounts::set_instructor(*db, u.id, mode == "on");
+    std::cout << u.name << (mode == "on" ? " is now an instructor" : " is no longer an instructor") << "\n";
+    return 0;
+  });
+}
+
 int user_import(const Argv& argv) {
   Args args(argv, {}, {});
   if (args.positional().size() != 1) throw UsageError("user import FILE.csv   (- reads standard input)");
@@ -178,7 +192,7 @@ int user_import(const Argv& argv) {
 }  // namespace
 
 int cmd_user(const Argv& argv) {
-  if (argv.empty()) throw UsageError("user add|list|remove|set-password|admin|import ...");
+  if (argv.empty()) throw UsageError("user add|list|remove|set-password|admin|instructor|import ...");
   Argv rest(argv.begin() + 1, argv.end());
   const std::string& verb = argv[0];
   if (verb == "add") return user_add(rest);
@@ -186,8 +200,9 @@ int cmd_user(const Argv& argv) {
   if (verb == "remove") return user_remove(rest);
   if (verb == "set-password") return user_set_password(rest);
   if (verb == "admin") return user_admin(rest);
+  if (verb == "instructor") return user_instructor(rest);
   if (verb == "import") return user_import(rest);
-  throw UsageError("unknown user command '" + verb + "' (add, list, remove, set-password, admin, import)");
+  throw UsageError("unknown user command '" + verb + "' (add, list, remove, set-password, admin, instructor, import)");
 }
 
 int cmd_token(const Argv& argv) {

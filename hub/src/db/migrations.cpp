@@ -123,6 +123,20 @@ const std::vector<Migration>& migrations() {
         CREATE INDEX pulls_user ON pulls(user_id, started);
         CREATE INDEX pulls_repo ON pulls(repo_key, started);
        )sql"},
+      {"courses: course repositories registered by instructors",
+       R"sql(
+        CREATE TABLE courses (
+          id INTEGER PRIMARY KEY,
+          title TEXT NOT NULL,
+          repo_url TEXT NOT NULL,                  -- clean upstream URL, as links name it
+          repo_key TEXT NOT NULL UNIQUE,           -- gitpuller::repo_key: one course per repository
+          default_branch TEXT NOT NULL DEFAULT '', -- '' = upstream's default branch
+          default_file TEXT NOT NULL DEFAULT '',   -- '' = open the folder
+          created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+          created REAL NOT NULL,
+          updated REAL NOT NULL
+        );
+       )sql"},
   };
   return kMigrations;
 }

@@ -61,7 +61,12 @@ http::Response render_page(App& app, const http::Request& req, const std::option
   data["version"] = kVersion;
   data["xsrf"] = app.auth().xsrf_token(req, res);
   data["native_auth"] = cfg->auth_type == "native";
-  if (user) data["user"] = {{"name", user->name}, {"admin", user->admin}, {"instructor", user->instructor}};
+  if (user)
+    data["user"] = {{"name", user->name},
+                    {"admin", user->admin},
+                    {"instructor", user->instructor},
+                    {"teaches", user->admin || user->instructor}};
+  for (const auto& fill : app.hooks().page_data) fill(name, user ? &*user : nullptr, data);
   std::string body = render_template(name, data);
   nlohmann::json layout = data;
   layout["body"] = body;
