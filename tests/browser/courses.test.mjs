@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { launchChromium, startHub } from './hub.mjs';
@@ -42,10 +43,12 @@ function makeRepo(root) {
 }
 
 test('an instructor registers a course and makes a link', { timeout: 180000 }, async () => {
-  const hub = await startHub();
+  const repoRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'coursehub-repo-'));
+  const repo = makeRepo(repoRoot);
+  // Local repositories are refused unless an admin allows them.
+  const hub = await startHub({ config: { gitpuller: { allowed_sources: [`file://${repoRoot}/`] } } });
   const browser = await launchChromium();
   try {
-    const repo = makeRepo(hub.root);
     hub.cli(['user', 'add', 'admin', '--admin', '--password-stdin'], `${ADMIN_PW}\n`);
     hub.cli(['user', 'add', 'ines', '--password-stdin'], `${TEACHER_PW}\n`);
 
@@ -137,5 +140,6 @@ test('an instructor registers a course and makes a link', { timeout: 180000 }, a
     await browser.close();
     await hub.stop();
     hub.cleanup();
+    fs.rmSync(repoRoot, { recursive: true, force: true });
   }
 });

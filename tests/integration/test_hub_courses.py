@@ -27,7 +27,7 @@ def env(tmp_path_factory):
     teacher = make_course_repo(root / "teacher", xss_names=True)
     with GitHttpServer(root / "git") as srv:
         url = srv.add_repo("course", teacher.work)
-        with Hub(root / "hub") as hub:
+        with Hub(root / "hub", config={"gitpuller": {"allowed_sources": [srv.base_url + "/"]}}) as hub:
             hub.add_user("admin", ADMIN_PW, admin=True)
             hub.add_user("ines", INSTRUCTOR_PW)
             hub.add_user("sam", STUDENT_PW)
@@ -126,6 +126,11 @@ def test_an_instructor_registers_edits_and_removes_a_course(env):
     assert r.status_code == 400 and "secret" not in r.text
     r = register(env, ines, repo=env["url"] + "x", default_file="../../etc/passwd")
     assert r.status_code == 400 and "file:" in by_id(r.text, "course-error")
+    # Sources the hub would refuse to sync from (gitpuller.allowed_sources) are refused here too.
+    for refused in ("http://127.0.0.1:9/course.git", "file:///etc/", "/srv/courses/x"):
+        r = register(env, ines, repo=refused)
+        assert r.status_code == 400 and "does not sync from" in by_id(r.text, "course-error"), refused
+        assert "allowed_sources" in by_id(r.text, "course-error")
     r = hub.post_form(ines, "hub/courses/new", {"repo": env["url"] + "y"}, xsrf=False)
     assert r.status_code == 403
 
@@ -263,16 +268,18 @@ def test_warming_the_cache_downloads_once_and_counts_upstream_fetches(env):
     listed = [c for c in hub.api("GET", "courses", session=ines).json() if c["id"] == cid][0]
     assert listed["cache"]["upstream_fetches"] == 2
 
-    # An unreachable upstream: a clear error, the cache keeps serving.
-    srv.stop()
+    # Upstream gone: a clear error, the cache keeps serving.
+    served = srv.repo_path("warm")
+    hidden = served.with_name("warm-hidden.git")
+    served.rename(hidden)
     try:
         bad = hub.api("POST", f"courses/{cid}/warm", session=ines).json()
-        assert bad["ok"] is False and bad["code"] == "fetch" and bad["message"]
+        assert bad["ok"] is False and bad["code"] == "fetch" and "not found" in bad["message"]
         page = ines.get(hub.url + f"hub/courses/{cid}", timeout=120).text
         assert "could not be read" in by_id(page, "refs-error")
         assert "week3" in options(page, "gen-branch")  # from the cache
     finally:
-        srv.start()
+        hidden.rename(served)
 
 
 def test_names_typed_by_users_or_chosen_upstream_are_inert_on_every_page(env):

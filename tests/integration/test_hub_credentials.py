@@ -21,7 +21,7 @@ def env(tmp_path):
     teacher = make_course_repo(tmp_path / "teacher")
     with GitHttpServer(tmp_path / "git", password="s3cret-Tok3n-8421") as srv:
         url = srv.add_repo("secret", teacher.work, private=True)
-        with Hub(tmp_path / "hub") as hub:
+        with Hub(tmp_path / "hub", config={"gitpuller": {"allowed_sources": [srv.base_url + "/"]}}) as hub:
             hub.add_user("admin", ADMIN_PW, admin=True)
             hub.add_user("ines", "Teach-Pass-2024")
             hub.cli("user", "instructor", "ines", "on")

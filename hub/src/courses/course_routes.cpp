@@ -16,6 +16,7 @@
 #include "gitpuller/error.hpp"
 #include "gitpuller/mirror_cache.hpp"
 #include "gitpuller/url.hpp"
+#include "gitpull/source_policy.hpp"
 #include "modules.hpp"
 #include "pages/render.hpp"
 #include "util/log.hpp"
@@ -213,6 +214,16 @@ json warm(App& app, const Identity& me, const Course& c) {
   return out;
 }
 
+// Links to a repository the hub would refuse to sync are useless: say so
+// when the course is registered (gitpuller.allowed_sources).
+void check_source(App& app, const CourseInput& in) {
+  if (!in.repo || in.repo->empty()) return;
+  gitpull::SourcePolicy policy(app.config()->gitpuller_allowed_sources);
+  if (auto refusal = policy.check(*in.repo))
+    throw CourseError(400, "repo: " + *refusal + " An admin can allow it with `coursehub config add-item "
+                           "gitpuller.allowed_sources PREFIX`.");
+}
+
 CourseInput input_from_json(const json& body) {
   if (!body.is_object()) throw HttpError(400, "the JSON body must be an object");
   CourseInput in;
@@ -253,7 +264,9 @@ void add_api(App& app) {
   });
   r.add("POST", "/hub/api/courses", [&app](Request& req) {
     auto me = teacher_api(app, req);
-    auto c = courses::create_course(app.db(), input_from_json(req.json_body()), me.name);
+    auto in = input_from_json(req.json_body());
+    check_source(app, in);
+    auto c = courses::create_course(app.db(), in, me.name);
     log::info("course " + std::to_string(c.id) + " (" + c.repo_url + ") registered by " + me.name);
     return Response::json(201, course_json(app, c));
   });
@@ -264,7 +277,9 @@ void add_api(App& app) {
   r.add("PATCH", "/hub/api/courses/{id}", [&app](Request& req) {
     auto me = teacher_api(app, req);
     auto c = courses::course_or_404(app.db(), req.params[0]);
-    c = courses::update_course(app.db(), c.id, input_from_json(req.json_body()));
+    auto in = input_from_json(req.json_body());
+    check_source(app, in);
+    c = courses::update_course(app.db(), c.id, in);
     log::info("course " + std::to_string(c.id) + " changed by " + me.name);
     return Response::json(200, course_json(app, c));
   });
@@ -452,7 +467,9 @@ void add_pages(App& app) {
     auto me = teacher_page(app, req);
     Course c;
     try {
-      c = courses::create_course(app.db(), input_from_form(req), me.name);
+      auto in = input_from_form(req);
+      check_source(app, in);
+      c = courses::create_course(app.db(), in, me.name);
     } catch (const CourseError& e) {
       json keep = {{"error", e.what()},
                    {"form", {{"repo", gitpuller::strip_userinfo(req.form_field("repo").value_or(""))},
@@ -473,7 +490,9 @@ void add_pages(App& app) {
     auto me = teacher_page(app, req);
     auto c = courses::course_or_404(app.db(), req.params[0]);
     try {
-      c = courses::update_course(app.db(), c.id, input_from_form(req));
+      auto in = input_from_form(req);
+      check_source(app, in);
+      c = courses::update_course(app.db(), c.id, in);
     } catch (const CourseError& e) {
       if (e.status() == 404) throw;
       return course_page(app, req, me, c, {{"edit_error", e.what()}}, e.status());
