@@ -334,3 +334,24 @@ def test_a_redirect_to_an_unlisted_address_is_refused_at_connect_time(world, tmp
             assert last["phase"] == "finished", last
     finally:
         redirector.close()
+
+
+def test_open_sign_up_from_a_link_leads_straight_back_to_the_sync(world, tmp_path):
+    srv, url = world["srv"], world["url"]
+    cfg = hub_config(srv.base_url)
+    cfg["auth"] = {"type": "native", "native": {"open_signup": True}}
+    with Hub(tmp_path / "hub", config=cfg) as hub:
+        query = link_query(repo=url, branch="main", targetPath="week1", urlPath="tree/week1")
+        s = hub.browser()
+        r = s.get(hub.url + "hub/user-redirect/git-pull?" + query, allow_redirects=False, timeout=60)
+        nxt = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)["next"][0]
+        login = s.get(hub.url + "hub/login?next=" + urllib.parse.quote(nxt, safe=""), timeout=60).text
+        signup_href = html.unescape(re.search(r'href="([^"]*signup[^"]*)"', login).group(1))
+        r = hub.post_form(s, signup_href, {"username": "newcomer", "password": "Newcomer-Pass-1",
+                                           "password_confirm": "Newcomer-Pass-1"})
+        assert r.status_code == 302 and r.headers["Location"] == nxt
+        r = s.get(hub.url + nxt.lstrip("/"), allow_redirects=False, timeout=60)
+        assert r.headers["Location"] == "/user/newcomer/git-pull?" + query
+        last = sync(hub, s, "newcomer", repo=url, branch="main", targetpath="week1")[-1]
+        assert last["phase"] == "finished"
+        stop_servers(hub)

@@ -231,6 +231,7 @@ Response signup_post(App& app, Request& req) {
   auto& db = app.db();
   std::string done;
   int status = 200;
+  std::optional<std::int64_t> signed_up;  // an active new account: may sign in at once
   db.transaction([&] {
     if (auto existing = accounts::find_user(db, name)) {
       // An admin named in users.admin claims their account by signing up (as with NativeAuthenticator).
@@ -247,12 +248,21 @@ Response signup_post(App& app, Request& req) {
     nu.password_hash = hash;
     nu.admin = listed_admin;
     nu.status = cfg->native_open_signup || listed_admin ? "active" : "pending";
-    accounts::create_user(db, nu);
+    auto created = accounts::create_user(db, nu);
+    if (nu.status == "active") signed_up = created.id;
     done = nu.status == "active" ? "Your account was created. You can sign in now."
                                  : "Your account was created. An admin must approve it before you can sign in.";
   });
   if (status == 409) return fail(409, "This username is taken; choose another.");
   log::info("sign-up: " + name);
+  // Open sign-up from a link (a git-pull link, say): signed in at once and
+  // straight on to where the link leads, every parameter intact.
+  if (signed_up && !next_of(req).empty()) {
+    Response r = Response::redirect(app.auth().safe_next(next_of(req)));
+    app.auth().start_session(db, *signed_up, req, r);
+    req.log_user = name;
+    return r;
+  }
   return signup_page(app, req, {{"done", done}, {"username", name}}, 200);
 }
 
