@@ -355,3 +355,33 @@ def test_open_sign_up_from_a_link_leads_straight_back_to_the_sync(world, tmp_pat
         last = sync(hub, s, "newcomer", repo=url, branch="main", targetpath="week1")[-1]
         assert last["phase"] == "finished"
         stop_servers(hub)
+
+
+def test_a_sync_cut_short_by_a_hub_crash_is_recorded_as_interrupted(world, tmp_path):
+    srv, url = world["srv"], world["url"]
+    hub = Hub(tmp_path / "hub", config=hub_config(srv.base_url)).start()
+    try:
+        s = student(hub, "crash")
+        assert sync(hub, s, "crash", repo=url, targetpath="course")[-1]["phase"] == "finished"
+        lock = open(home(hub, "crash") / "course" / ".git" / "coursehub-sync.lock", "a+")
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the next sync waits for this folder
+        try:
+            stream = events(hub, s, "crash", link_query(repo=url, targetpath="course"))
+            assert stream.status_code == 200
+            import time
+            deadline = time.monotonic() + 120
+            while len(pulls(hub)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert pulls(hub)[-1]["outcome"] == "running"
+            hub.kill()
+            stream.close()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+        hub.start()
+        hub.wait_for_log("listening on")
+        row = pulls(hub)[-1]
+        assert row["outcome"] == "error" and row["error_code"] == "interrupted" and row["finished"]
+    finally:
+        if hub.proc and hub.proc.poll() is None:
+            hub.stop()
