@@ -5,7 +5,9 @@
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -54,7 +56,10 @@ struct Libgit2Guard {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Libgit2Guard libgit2;
+  // libgit2 (with mbedTLS) parses the system's CA store when initialised,
+  // which costs milliseconds; `env` never uses git and `env list` must be fast.
+  std::optional<Libgit2Guard> libgit2;
+  if (argc < 2 || std::string_view(argv[1]) != "env") libgit2.emplace();
   if (argc < 2) {
     usage(stderr);
     return 2;

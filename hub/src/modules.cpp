@@ -9,6 +9,7 @@ void register_modules(App& app) {
   add_gitpull_routes(app);
   add_credential_routes(app);
   add_course_routes(app);
+  add_env_routes(app);
 }
 
 }  // namespace hub

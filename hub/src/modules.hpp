@@ -14,5 +14,6 @@ void add_server_routes(App& app);  // hub/src/servers/servers.cpp: spawner, /use
 void add_gitpull_routes(App& app);  // hub/src/gitpull/gitpull_routes.cpp: git-pull links, progress page, sync events
 void add_credential_routes(App& app);  // hub/src/courses/credential_routes.cpp: stored git credentials (admins)
 void add_course_routes(App& app);      // hub/src/courses/course_routes.cpp: courses, link generator, QR, cache
+void add_env_routes(App& app);    // hub/src/env/env_routes.cpp: /hub/admin/packages, /hub/api/env/...
 
 }  // namespace hub

@@ -163,10 +163,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         gate = self.gates.get(self.path.rsplit("/", 1)[-1])
-        if gate is not None:
-            gate.reached.set()
-            gate.release.wait(300)
-        super().do_GET()
+        if gate is None:
+            return super().do_GET()
+        # Held: answer at once but trickle the body a byte at a time, so the
+        # client neither gets the file nor times out until release().
+        path = self.translate_path(self.path)
+        with open(path, "rb") as f:
+            data = f.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        gate.reached.set()
+        sent = 0
+        while not gate.release.wait(2) and sent < len(data) - 1:
+            self.wfile.write(data[sent:sent + 1])
+            self.wfile.flush()
+            sent += 1
+        self.wfile.write(data[sent:])
 
 
 class Gate:
@@ -204,3 +219,21 @@ class PackageIndex:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+if __name__ == "__main__":
+    # python3 pkgindex.py serve DIR: builds the packages into DIR, serves them,
+    # prints the index URL on the first line of stdout, runs until killed.
+    import sys
+    import signal
+
+    if len(sys.argv) != 3 or sys.argv[1] != "serve":
+        raise SystemExit("usage: pkgindex.py serve DIR")
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    root = pathlib.Path(sys.argv[2])
+    build_packages(root / "files")
+    write_simple_index(root / "files", root / "index")
+    index = PackageIndex(root / "index")
+    print(index.url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    index.stop()
