@@ -95,6 +95,9 @@ def test_list_agrees_with_pip_list_with_system_site_packages_visible(tmp_path, i
                                                                  "setuptools"}
     # Debian's Jupyter server is importable from the environment.
     assert env.python("import jupyter_server").returncode == 0
+    # What the system provides is not the environment's to remove.
+    r = env.run("remove", inherited[0]["name"], check=False)
+    assert r.returncode == 1 and "system's site-packages" in r.stderr
 
 
 def test_check_reports_a_broken_dependency(tmp_path, index):
@@ -193,13 +196,6 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, index):
     assert len(env.history()) == n
 
 
-def test_removing_an_inherited_package_is_refused(tmp_path, index):
-    env = make_env(tmp_path, index.url, system_site=True)
-    inherited = next(d["name"] for d in env.json("list") if d["location"] == "inherited")
-    r = env.run("remove", inherited, check=False)
-    assert r.returncode == 1 and "system's site-packages" in r.stderr
-
-
 def test_export_gives_a_lock_that_rebuilds_an_identical_env(tmp_path, index):
     env = make_env(tmp_path, index.url)
     env.run("install", "chgamma", "chbeta==2.0")
@@ -210,9 +206,8 @@ def test_export_gives_a_lock_that_rebuilds_an_identical_env(tmp_path, index):
     assert pins == ["chalpha==2.0", "chbeta==2.0", "chgamma==1.0", "pip==23.0.1", "setuptools==66.1.1"]
     assert text.count("--hash=sha256:") == 5
     fresh = make_env(tmp_path, index.url, name="Q")
+    # plain pip accepts it too, in hash-checking mode, against the index's files
+    r = fresh.pip("install", "--dry-run", "--index-url", index.url, "--require-hashes", "-r", str(lock))
+    assert "Would install chalpha-2.0 chbeta-2.0 chgamma-1.0" in r.stdout
     fresh.run("install", "-r", str(lock))
     assert fresh.pip_list() == env.pip_list()
-    # plain pip accepts it too, in hash-checking mode
-    third = make_env(tmp_path, index.url, name="R")
-    third.pip("install", "--index-url", index.url, "--require-hashes", "-r", str(lock))
-    assert third.pip_list() == env.pip_list()
