@@ -4,13 +4,18 @@
 //
 // Pages: /hub/courses, /hub/courses/{id}, /hub/courses/{id}/qr(.svg|.png).
 // API:   /hub/api/courses[/{id}[/refs|/files|/link|/warm]].
+#include <set>
+
 #include <nlohmann/json.hpp>
+
+#include "common/time_util.hpp"
 
 #include "api/models.hpp"
 #include "app.hpp"
 #include "auth/auth.hpp"
 #include "courses/course_store.hpp"
 #include "courses/links.hpp"
+#include "courses/pull_stats.hpp"
 #include "courses/qr_code.hpp"
 #include "courses/views.hpp"
 #include "gitpuller/error.hpp"
@@ -214,6 +219,89 @@ json warm(App& app, const Identity& me, const Course& c) {
   return out;
 }
 
+std::string short_commit(const std::optional<std::string>& c) { return c ? c->substr(0, 10) : ""; }
+
+json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+// Who synced which commit and when, compared with the tips in `refs`;
+// failures with their codes.  Rows carry display flags for the page.
+json stats_json(App& app, const Course& c, const Refs& refs) {
+  constexpr double kWeek = 7 * 24 * 3600;
+  auto folders = courses::folders_of_repo(app.db(), c.repo_key);
+  json students = json::array();
+  std::set<std::string> users;
+  std::int64_t up = 0, behind = 0, failing = 0, never = 0, syncing = 0;
+  for (const auto& f : folders) {
+    users.insert(f.user);
+    std::string branch = f.success_branch.value_or(f.branch);
+    std::string effective = branch.empty() ? refs.default_branch.value_or("") : branch;
+    json up_to_date = nullptr;
+    std::string tip;
+    if (auto it = refs.tips.find(effective); it != refs.tips.end()) tip = it->second;
+    if (f.commit && !tip.empty()) up_to_date = *f.commit == tip;
+    std::string state;
+    if (f.last_outcome == "running") state = "syncing";
+    else if (f.last_outcome == "error") state = f.commit ? "failing" : "never";
+    else if (up_to_date.is_boolean()) state = up_to_date.get<bool>() ? "latest" : "behind";
+    else state = "unknown";
+    if (up_to_date == true) ++up;
+    if (up_to_date == false) ++behind;
+    if (!f.commit) ++never;
+    if (f.last_outcome == "error") ++failing;
+    if (state == "syncing") ++syncing;
+    json row = {{"user", f.user},
+                {"folder", f.target},
+                {"branch", effective},
+                {"commit", opt_json(f.commit)},
+                {"commit_short", short_commit(f.commit)},
+                {"synced_at", iso_time(f.synced_at)},
+                {"outcome", opt_json(f.synced_outcome)},
+                {"up_to_date", up_to_date},
+                {"latest_commit", tip.empty() ? json(nullptr) : json(tip)},
+                {"last_outcome", f.last_outcome},
+                {"attempted_at", iso_time(f.attempted_at)},
+                {"error_code", opt_json(f.error_code)},
+                {"error_message", opt_json(f.error_message)},
+                {"state", state}};
+    row["state_" + state] = true;
+    students.push_back(std::move(row));
+  }
+  json failures = json::array();
+  for (const auto& f : courses::recent_failures(app.db(), c.repo_key, 20))
+    failures.push_back({{"user", f.user}, {"folder", f.target}, {"branch", f.branch}, {"code", f.code},
+                        {"message", f.message}, {"at", iso_time(f.at)}});
+  json counts = json::object();
+  for (const auto& [code, n] : courses::failure_counts(app.db(), c.repo_key, common::unix_seconds() - kWeek))
+    counts[code] = n;
+  json summary = {{"students", users.size()}, {"folders", folders.size()}, {"up_to_date", up},
+                  {"behind", behind},           {"never_synced", never},     {"failing", failing},
+                  {"syncing", syncing}};
+  return {{"summary", summary},
+          {"students", students},
+          {"failures", failures},
+          {"failure_counts_7d", counts},
+          {"tips", refs.tips},
+          {"default_branch", refs.default_branch ? json(*refs.default_branch) : json(nullptr)}};
+}
+
+// The page's view of the stats: counts as text, flags for sections.
+json stats_view(json stats) {
+  const json& s = stats["summary"];
+  json view = stats;
+  view["has_students"] = !stats["students"].empty();
+  view["has_failures"] = !stats["failures"].empty();
+  for (const char* k : {"students", "up_to_date", "behind", "never_synced", "failing", "syncing"}) {
+    view["n_" + std::string(k)] = std::to_string(s[k].get<std::int64_t>());
+    view["has_" + std::string(k)] = s[k].get<std::int64_t>() > 0;
+  }
+  json codes = json::array();
+  for (const auto& [code, n] : stats["failure_counts_7d"].items())
+    codes.push_back({{"code", code}, {"count", std::to_string(n.get<std::int64_t>())}});
+  view["codes"] = codes;
+  view["has_codes"] = !codes.empty();
+  return view;
+}
+
 // Links to a repository the hub would refuse to sync are useless: say so
 // when the course is registered (gitpuller.allowed_sources).
 void check_source(App& app, const CourseInput& in) {
@@ -307,6 +395,11 @@ void add_api(App& app) {
     teacher_api(app, req);
     auto c = courses::course_or_404(app.db(), req.params[0]);
     return Response::json(200, link_json(app, req, c, spec_from(app, c, req), req.query_param("hub").value_or("")));
+  });
+  r.add("GET", "/hub/api/courses/{id}/stats", [&app](Request& req) {
+    teacher_api(app, req);
+    auto c = courses::course_or_404(app.db(), req.params[0]);
+    return Response::json(200, stats_json(app, c, refresh_refs(app, c)));
   });
   r.add("POST", "/hub/api/courses/{id}/warm", [&app](Request& req) {
     auto me = teacher_api(app, req);
@@ -428,6 +521,7 @@ Response course_page(App& app, Request& req, const Identity& me, const Course& c
   // The cache, with each branch's tip.
   json tips = json::array();
   for (const auto& b : refs.branches) tips.push_back({{"name", b}, {"commit", refs.tips[b].substr(0, 10)}});
+  data["stats"] = stats_view(stats_json(app, c, refs));
   data["has_tips"] = !tips.empty();
   data["tips"] = tips;
   if (!data.contains("message")) {
@@ -553,6 +647,61 @@ void add_pages(App& app) {
 void add_course_routes(App& app) {
   add_api(app);
   add_pages(app);
+  // A student's home page lists the folders they synced, with "sync now".
+  app.hooks().page_data.push_back([&app](std::string_view page, const Identity* viewer, json& data) {
+    if (page != "home" || !viewer) return;
+    std::map<std::string, std::string> titles;
+    for (const auto& c : courses::list_courses(app.db())) titles[c.repo_key] = c.title;
+    auto app_name = courses::parse_interface(default_app_name(app)).value_or(courses::Interface::lab);
+    json rows = json::array();
+    for (const auto& f : courses::folders_of_user(app.db(), viewer->user_id)) {
+      LinkSpec spec;
+      spec.repo = f.repo;
+      spec.branch = f.success_branch.value_or(f.branch);
+      spec.target = f.target;
+      spec.app = app_name;
+      std::string sync_url;
+      try {
+        sync_url = courses::coursehub_link(app.url("/"), courses::checked_spec(spec));
+      } catch (const HttpError&) {
+        continue;  // not a folder a link can name any more
+      }
+      auto title = titles.find(f.repo_key);
+      rows.push_back({{"folder", f.target},
+                      {"repo", f.repo},
+                      {"title", title != titles.end() ? title->second : f.repo},
+                      {"branch", spec.branch},
+                      {"has_branch", !spec.branch.empty()},
+                      {"commit", opt_json(f.commit)},
+                      {"commit_short", short_commit(f.commit)},
+                      {"synced_at", iso_time(f.synced_at)},
+                      {"failed", f.last_outcome == "error"},
+                      {"syncing", f.last_outcome == "running"},
+                      {"error_message", opt_json(f.error_message)},
+                      {"sync_url", sync_url}});
+    }
+    data["synced"] = rows;
+    data["has_synced"] = !rows.empty();
+  });
+  // The admin page lists every mirror: upstream downloads and cache state per repository.
+  app.hooks().page_data.push_back([&app](std::string_view page, const Identity* viewer, json& data) {
+    if (page != "admin" || !viewer || !viewer->admin) return;
+    std::map<std::string, Course> by_key;
+    for (auto& c : courses::list_courses(app.db())) by_key[c.repo_key] = c;
+    json rows = json::array();
+    for (const auto& stats : app.mirrors().list()) {
+      json row = courses::mirror_json(stats);
+      row["url"] = stats.url;
+      row["state_" + row["state"].get<std::string>()] = true;
+      if (auto it = by_key.find(gitpuller::repo_key(stats.url)); it != by_key.end()) {
+        row["course_title"] = it->second.title;
+        row["course_url"] = app.url("/hub/courses/" + std::to_string(it->second.id));
+      }
+      rows.push_back(std::move(row));
+    }
+    data["mirrors"] = rows;
+    data["has_mirrors"] = !rows.empty();
+  });
 }
 
 }  // namespace hub

@@ -130,8 +130,8 @@ std::optional<fs::path> move_folder_aside(const fs::path& dir) {
 
 PullService::PullService(App& app)
     : app_(app),
-      credentials_(app.state_dir()),
-      mirror_(fs::path(app.state_dir()) / "mirrors", &credentials_),
+      credentials_(app.credentials()),
+      mirror_(app.mirrors()),
       pool_("gitpull", std::max(2u, std::thread::hardware_concurrency() * 2)) {
   reconfigure();
   if (app.config()->spawner_mode == "system") {

@@ -116,8 +116,10 @@ class PullService {
   Home home_of(const std::string& user, bool admin) const;
 
   App& app_;
-  gitpuller::CredentialStore credentials_;
-  gitpuller::MirrorCache mirror_;
+  // The hub's own (App::credentials(), App::mirrors()), shared with the
+  // course pages so cache stats and credential records stay in one place.
+  gitpuller::CredentialStore& credentials_;
+  gitpuller::MirrorCache& mirror_;
   WorkerPool pool_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<PullJob>> jobs_;
