@@ -86,6 +86,67 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def server_cpu(srv: GitHttpServer) -> float:
+    """CPU seconds used so far by lighttpd and the CGI programs it reaped."""
+    fields = open(f"/proc/{srv._proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def server_idle(srv: GitHttpServer, limit: float = 2.0) -> None:
+    """Waits until lighttpd has reaped its CGI children (so their CPU is counted)."""
+    deadline = time.monotonic() + limit
+    pid = srv._proc.pid
+    while time.monotonic() < deadline:
+        try:
+            if not open(f"/proc/{pid}/task/{pid}/children").read().strip():
+                return
+        except OSError:
+            return
+        time.sleep(0.002)
+
+
+def own_and_children_cpu() -> float:
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
+
+
+class Cpu:
+    """CPU seconds of one side: client (microsecond resolution, per run) and
+    web server (clock ticks, so summed over all runs and averaged)."""
+
+    def __init__(self):
+        self.client: list[float] = []
+        self.server_total = 0.0
+
+    def per_run(self) -> float:
+        n = max(len(self.client), 1)
+        return median(self.client) + self.server_total / n if self.client else 0.0
+
+
+def measured(fn, srv: GitHttpServer, cpu: Cpu, in_process: bool = False) -> float:
+    """Runs fn; returns wall seconds and adds its CPU to `cpu`.  The client is
+    the child processes, plus this process itself when `in_process`
+    (nbgitpuller's Python)."""
+    server_idle(srv)
+    s0 = server_cpu(srv)
+    c0 = own_and_children_cpu() if in_process else children_cpu()
+    t0 = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t0
+    cpu.client.append((own_and_children_cpu() if in_process else children_cpu()) - c0)
+    server_idle(srv)
+    cpu.server_total += server_cpu(srv) - s0
+    return wall
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 # -- the baseline: nbgitpuller ----------------------------------------------
 
 def baseline_sync(url: str, dest: Path) -> None:
@@ -136,17 +197,6 @@ class Coursehub:
         if prefix:
             cmd += ["--prefix", str(prefix)]
         return cmd
-
-
-def server_cpu(srv: GitHttpServer) -> float:
-    """CPU seconds used so far by lighttpd and the CGI programs it reaped."""
-    fields = open(f"/proc/{srv._proc.pid}/stat").read().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def burst(argvs: list[list[str]]) -> float:
@@ -207,29 +257,30 @@ class Bench:
     def first_sync(self, srv: GitHttpServer, url: str) -> None:
         reps = self.args.reps
         base, cold, warm = [], [], []
+        cpu = {"base": Cpu(), "cold": Cpu(), "warm": Cpu()}
         warm_prefix = self.fresh("first-warm-prefix")
         self.ch.pull(url, self.fresh("first-warmup"), warm_prefix)
         counts = {}
         for i in range(reps):
             d = self.fresh(f"first-base-{i}")
             srv.reset_log()
-            base.append(timed(lambda: baseline_sync(url, d)))
+            base.append(measured(lambda: baseline_sync(url, d), srv, cpu["base"], in_process=True))
             counts["base"] = self.counts(srv)
             d = self.fresh(f"first-cold-{i}")
             p = self.fresh(f"first-cold-prefix-{i}")
             srv.reset_log()
-            cold.append(timed(lambda: self.ch.pull(url, d, p)))
+            cold.append(measured(lambda: self.ch.pull(url, d, p), srv, cpu["cold"]))
             counts["cold"] = self.counts(srv)
             d = self.fresh(f"first-warm-{i}")
             srv.reset_log()
-            warm.append(timed(lambda: self.ch.pull(url, d, warm_prefix)))
+            warm.append(measured(lambda: self.ch.pull(url, d, warm_prefix), srv, cpu["warm"]))
             counts["warm"] = self.counts(srv)
             print(f"  first sync rep {i + 1}/{reps}: baseline {base[-1]:.3f}  cold {cold[-1]:.3f}  warm {warm[-1]:.3f}",
                   flush=True)
         self.rows.append(("1. first sync, cold cache (first student of all)", median(cold), median(base),
-                          counts["cold"], counts["base"], "-"))
+                          cpu["cold"].per_run(), cpu["base"].per_run(), counts["cold"], counts["base"], "-"))
         self.rows.append(("1. first sync, warm cache (any later student)", median(warm), median(base),
-                          counts["warm"], counts["base"], "-"))
+                          cpu["warm"].per_run(), cpu["base"].per_run(), counts["warm"], counts["base"], "-"))
 
     # 2 ------------------------------------------------------------------
     def class_burst(self, srv: GitHttpServer, url: str) -> None:
@@ -241,27 +292,27 @@ class Bench:
                 root = self.fresh(f"burst-{which}-{i}")
                 root.mkdir()
                 srv.reset_log()
-                cpu0 = children_cpu() + server_cpu(srv)
+                server_idle(srv)
+                cpu0 = own_and_children_cpu() + server_cpu(srv)
                 if which == "ours":
                     prefix = root / "prefix"
                     t = burst([self.ch.argv(url, root / f"s{k}/course", prefix) for k in range(n)])
                     ours.append(t)
-                    cpu_ours.append(children_cpu() + server_cpu(srv) - cpu0)
+                    server_idle(srv)
+                    cpu_ours.append(own_and_children_cpu() + server_cpu(srv) - cpu0)
                     c_ours = self.counts(srv)
                 else:
                     t = burst([["git", "clone", "-q", "--depth", "1", "--branch", "main", url, str(root / f"s{k}/course")]
                                for k in range(n)])
                     base.append(t)
-                    cpu_base.append(children_cpu() + server_cpu(srv) - cpu0)
+                    server_idle(srv)
+                    cpu_base.append(own_and_children_cpu() + server_cpu(srv) - cpu0)
                     c_base = self.counts(srv)
                 shutil.rmtree(root)
             print(f"  burst rep {i + 1}/{reps}: baseline {base[-1]:.2f} s ({cpu_base[-1]:.1f} CPU s)  "
                   f"coursehub {ours[-1]:.2f} s ({cpu_ours[-1]:.1f} CPU s)  ({c_base} vs {c_ours})", flush=True)
         self.rows.append((f"2. class burst: {n} students at once, cold cache (time to the last)", median(ours), median(base),
-                          c_ours, c_base, ">= 5x, 1 fetch"))
-        self.notes.append(f"Class burst CPU time (clients + web server, median): coursehub {median(cpu_ours):.1f} s, "
-                          f"baseline {median(cpu_base):.1f} s ({median(cpu_base) / median(cpu_ours):.1f}x); the machine "
-                          "is shared, so wall times carry other jobs' load, CPU times do not.")
+                          median(cpu_ours), median(cpu_base), c_ours, c_base, ">= 5x, 1 fetch"))
 
     # 3 ------------------------------------------------------------------
     def resync(self, srv: GitHttpServer, url: str) -> None:
@@ -271,16 +322,19 @@ class Bench:
         o = self.fresh("resync-ours")
         p = self.fresh("resync-prefix")
         self.ch.pull(url, o, p)
-        ours, base = [], []
+        ours, base, cpu_ours, cpu_base = [], [], Cpu(), Cpu()
         for i in range(reps):
             srv.reset_log()
-            base.append(timed(lambda: baseline_sync(url, b)))
+            base.append(measured(lambda: baseline_sync(url, b), srv, cpu_base, in_process=True))
             c_base = self.counts(srv)
             srv.reset_log()
-            ours.append(timed(lambda: self.ch.pull(url, o, p)))
+            ours.append(measured(lambda: self.ch.pull(url, o, p), srv, cpu_ours))
             c_ours = self.counts(srv)
-        print(f"  re-sync: baseline {median(base):.3f}  coursehub {median(ours):.3f}", flush=True)
-        self.rows.append(("3. re-sync, nothing new upstream", median(ours), median(base), c_ours, c_base, "<= 1/10"))
+        print(f"  re-sync: baseline {median(base):.3f} s (client CPU {median(cpu_base.client) * 1000:.1f} ms, server "
+              f"{cpu_base.server_total / reps * 1000:.1f} ms)  coursehub {median(ours):.3f} s (client CPU "
+              f"{median(cpu_ours.client) * 1000:.1f} ms, server {cpu_ours.server_total / reps * 1000:.1f} ms)", flush=True)
+        self.rows.append(("3. re-sync, nothing new upstream", median(ours), median(base), cpu_ours.per_run(),
+                          cpu_base.per_run(), c_ours, c_base, "<= 1/10"))
 
     # 4 ------------------------------------------------------------------
     def typical_update(self, srv: GitHttpServer, url: str, src: Path) -> None:
@@ -309,7 +363,7 @@ class Bench:
         template_prefix = self.fresh("update-prefix")
         self.ch.pull(url, self.fresh("update-warmup"), template_prefix)
 
-        ours, base = [], []
+        ours, base, cpu_ours, cpu_base = [], [], Cpu(), Cpu()
         c_ours = c_base = ""
         for i in range(reps):
             upstream_at(base_commit)
@@ -328,10 +382,11 @@ class Bench:
                 steps.reverse()
             for which, fn in steps:
                 srv.reset_log()
-                (ours if which == "ours" else base).append(timed(fn))
                 if which == "ours":
+                    ours.append(measured(fn, srv, cpu_ours))
                     c_ours = self.counts(srv)
                 else:
+                    base.append(measured(fn, srv, cpu_base, in_process=True))
                     c_base = self.counts(srv)
             # Both must have done the job: the student's edit and the teacher's new files.
             for d in (work / "ours", work / "base"):
@@ -341,7 +396,7 @@ class Bench:
             print(f"  update rep {i + 1}/{reps}: baseline {base[-1]:.3f}  coursehub {ours[-1]:.3f}", flush=True)
         upstream_at(base_commit)
         self.rows.append(("4. typical update (teacher: 5 notebooks + 2 files; student: 3 notebooks, 1 overlapping)",
-                          median(ours), median(base), c_ours, c_base, "<= 1/3"))
+                          median(ours), median(base), cpu_ours.per_run(), cpu_base.per_run(), c_ours, c_base, "<= 1/3"))
 
     # -------------------------------------------------------------------
     def table(self) -> str:
@@ -355,13 +410,16 @@ class Bench:
             f"{load[0]:.1f}; {self.args.reps} repetitions ({self.args.burst_reps} for the burst). "
             f"Baseline: {'nbgitpuller ' + BASELINE_VERSION + ' (GitPuller in-process)' if GitPuller else 'nbgitpuller-equivalent git commands'}"
             "; burst baseline: concurrent `git clone --depth 1`. Ratio = baseline time / coursehub time. "
-            "Requests: pack requests (POST upload-pack) / ref listings (GET info/refs).",
+            "Wall and CPU are medians; CPU counts the client processes (and, for nbgitpuller, its Python), and the "
+            "web server with its git programs: the machine is shared with other jobs, which inflate wall times "
+            "but not CPU times. Requests: pack requests (POST upload-pack) / ref listings (GET info/refs).",
             "",
-            "| measurement | coursehub (median) | baseline (median) | ratio | upstream requests coursehub | upstream requests baseline | target |",
-            "|---|---|---|---|---|---|---|",
+            "| measurement | coursehub wall | baseline wall | ratio | coursehub CPU | baseline CPU | CPU ratio | upstream requests coursehub | upstream requests baseline | target |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for name, ours, base, c_ours, c_base, target in self.rows:
-            lines.append(f"| {name} | {fmt(ours)} | {fmt(base)} | {base / ours:.1f}x | {c_ours} | {c_base} | {target} |")
+        for name, ours, base, cpu_o, cpu_b, c_ours, c_base, target in self.rows:
+            lines.append(f"| {name} | {fmt(ours)} | {fmt(base)} | {base / ours:.1f}x | {fmt(cpu_o)} | {fmt(cpu_b)} | "
+                         f"{cpu_b / max(cpu_o, 1e-9):.1f}x | {c_ours} | {c_base} | {target} |")
         lines += [""] + [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
         return "\n".join(lines) + "\n"
 

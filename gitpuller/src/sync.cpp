@@ -20,6 +20,7 @@
 #include "gitpuller/mirror_cache.hpp"
 #include "snapshot.hpp"
 #include "socket_stream.hpp"
+#include "tls_certs.hpp"
 #include "sources.hpp"
 #include "transfer.hpp"
 
@@ -934,15 +935,21 @@ std::optional<FolderInfo> read_folder(const fs::path& dir) {
 void configure_libgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
+    stop_deferring_ca_certificates();
     // Objects read back from our own packs were verified when indexed.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     register_socket_stream(std::chrono::seconds(30), std::chrono::minutes(2));
     // OpenSSL's variables name a private CA bundle (libgit2 with mbedTLS
-    // reads only its built-in path otherwise).
+    // reads only its built-in path otherwise); loaded on first https use.
     const char* file = std::getenv("SSL_CERT_FILE");
     const char* dir = std::getenv("SSL_CERT_DIR");
-    if ((file && *file) || (dir && *dir))
-      git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file && *file ? file : nullptr, dir && *dir ? dir : nullptr);
+    // mbedTLS parses a whole directory up front, so with both set (Debian's
+    // /etc/ssl/certs holds the bundle's certificates again) the file alone is used.
+    if (file && *file) {
+      use_ca_certificates(file, nullptr);
+    } else if (dir && *dir) {
+      use_ca_certificates(nullptr, dir);
+    }
   });
 }
 

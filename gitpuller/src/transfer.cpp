@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "git_util.hpp"
+#include "tls_certs.hpp"
 #include "gitpuller/error.hpp"
 
 namespace gitpuller::detail {
@@ -49,7 +50,10 @@ void ProgressThrottle::line(const std::string& text) {
 
 TransferSession::TransferSession(const RepoUrl& url, const CredentialProvider* credentials,
                                  const EventCallback* on_event)
-    : url_(url), credentials_(credentials), throttle_(on_event) {}
+    : url_(url), credentials_(credentials), throttle_(on_event) {
+  // A redirect could lead an http:// URL to https:// as well.
+  if (url.kind == RepoUrl::Kind::https || url.kind == RepoUrl::Kind::http) ensure_ca_certificates();
+}
 
 git_remote_callbacks TransferSession::callbacks() {
   git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;

@@ -82,8 +82,10 @@ std::optional<FolderInfo> read_folder(const std::filesystem::path& dir);
 // them: plain TCP for http:// and https:// goes through a stream with
 // TCP_NODELAY (libgit2's own waits ~40 ms on each POST), a 30 s connect
 // timeout and a 2 min limit on silence from the server (fetch/clone error);
-// $SSL_CERT_FILE / $SSL_CERT_DIR, when set, replace the CA certificates
-// trusted for https:// (a private CA).
+// $SSL_CERT_FILE (else $SSL_CERT_DIR), when set, replaces the CA
+// certificates trusted for https:// (a private CA).  Certificates are
+// parsed on the first network connection, not at start-up (a worker syncing
+// from a mirror never pays for them).
 void configure_libgit2();
 
 }  // namespace gitpuller
