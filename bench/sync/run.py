@@ -308,7 +308,9 @@ class Bench:
                     server_idle(srv)
                     cpu_base.append(own_and_children_cpu() + server_cpu(srv) - cpu0)
                     c_base = self.counts(srv)
-                shutil.rmtree(root)
+                # Folders are deleted only at the end: ext4 avoids reusing
+                # inodes freed in the last minutes, and searching past
+                # thousands of them would bill later runs for this one.
             print(f"  burst rep {i + 1}/{reps}: baseline {base[-1]:.2f} s ({cpu_base[-1]:.1f} CPU s)  "
                   f"coursehub {ours[-1]:.2f} s ({cpu_ours[-1]:.1f} CPU s)  ({c_base} vs {c_ours})", flush=True)
         self.rows.append((f"2. class burst: {n} students at once, cold cache (time to the last)", median(ours), median(base),
@@ -392,8 +394,10 @@ class Bench:
             for d in (work / "ours", work / "base"):
                 assert "My notes:" in (d / student_edits[1]).read_text(), d
                 assert all((d / a).exists() for a in added), d
-            shutil.rmtree(work)
-            print(f"  update rep {i + 1}/{reps}: baseline {base[-1]:.3f}  coursehub {ours[-1]:.3f}", flush=True)
+            print(f"  update rep {i + 1}/{reps}: baseline {base[-1]:.3f} s (client CPU {cpu_base.client[-1] * 1000:.0f} ms)"
+                  f"  coursehub {ours[-1]:.3f} s (client CPU {cpu_ours.client[-1] * 1000:.0f} ms)", flush=True)
+        print(f"  update server CPU per run: baseline {cpu_base.server_total / reps * 1000:.0f} ms, coursehub "
+              f"{cpu_ours.server_total / reps * 1000:.0f} ms", flush=True)
         upstream_at(base_commit)
         self.rows.append(("4. typical update (teacher: 5 notebooks + 2 files; student: 3 notebooks, 1 overlapping)",
                           median(ours), median(base), cpu_ours.per_run(), cpu_base.per_run(), c_ours, c_base, "<= 1/3"))
