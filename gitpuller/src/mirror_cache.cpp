@@ -421,6 +421,18 @@ MirrorSnapshot MirrorCache::finish_fetch(git_repository* repo, const RepoUrl& ur
   return snap;
 }
 
+MirrorSnapshot MirrorCache::warm(const RepoUrl& url, const std::string& branch, const EventCallback& on_event) {
+  MirrorSnapshot snap = refresh(url, on_event, ErrorCode::fetch);
+  auto resolved = branch.empty() ? snap.refs.resolve_default() : snap.refs.resolve(branch);
+  if (!resolved)
+    throw SyncError(branch.empty() ? ErrorCode::branch_resolve : ErrorCode::branch_exist,
+                    branch.empty() ? "Could not tell the default branch of " + url.clean + "."
+                                   : "The branch '" + branch + "' does not exist in " + url.clean + ".");
+  ProgressThrottle(&on_event).line("Preparing the files of " + resolved->commit.substr(0, 10) + " for new folders");
+  prepare_snapshot(url, resolved->commit);
+  return snap;
+}
+
 std::optional<fs::path> MirrorCache::prepare_snapshot(const RepoUrl& url, const std::string& commit) {
   fs::path path = path_for(url);
   if (auto existing = find_snapshot(path, commit)) return existing;

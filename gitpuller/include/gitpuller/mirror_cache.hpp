@@ -85,6 +85,12 @@ class MirrorCache {
   // newest few per mirror are kept.  Thread-safe, single-flight like refresh().
   std::optional<std::filesystem::path> prepare_snapshot(const RepoUrl& url, const std::string& commit);
 
+  // "Warm the cache" before class: refresh(), then the snapshot of `branch`
+  // (upstream's default branch when empty), so the first students' syncs
+  // find everything ready.  Returns the refreshed mirror.  Throws like
+  // refresh(), and SyncError(branch_exist / branch_resolve) for a bad branch.
+  MirrorSnapshot warm(const RepoUrl& url, const std::string& branch = "", const EventCallback& on_event = {});
+
   // Where the mirror of `url` lives (whether or not it exists yet).
   std::filesystem::path path_for(const RepoUrl& url) const;
 

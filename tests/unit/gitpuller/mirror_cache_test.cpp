@@ -71,6 +71,10 @@ TEST_CASE("a refresh downloads only when upstream's refs changed, and always che
   CHECK(cache.refresh(url).refs.refs.count("refs/heads/extra") == 0);
   CHECK(cache.list_files(url) == std::vector<std::string>{"a.txt"});
   CHECK(cache.list().size() == 1);
+  // Warming makes the snapshot new folders copy from.
+  auto warmed = cache.warm(url);
+  CHECK(fs::exists(warmed.path / "coursehub-snapshots" / warmed.refs.refs.at("refs/heads/main") / "a.txt"));
+  CHECK_THROWS_AS(cache.warm(url, "no-such-branch"), gitpuller::SyncError);
 }
 
 TEST_CASE("a worker syncs from an already refreshed mirror without contacting upstream") {
