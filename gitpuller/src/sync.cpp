@@ -303,6 +303,11 @@ SyncReport Engine::run() {
                                                " is taking too long; try again in a few minutes.");
         // The folder we waited for may have been replaced (backup and fresh clone).
         if (!lock->still_at_path()) continue;
+        if (request_.backup_first) {
+          backup_and_reclone("A fresh copy was asked for.");
+          report_.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+          return std::move(report_);
+        }
         update(git_dir);
         return std::move(report_);
       }

@@ -227,3 +227,24 @@ def test_branch_switch_and_tags_from_the_cli(tmp_path, teacher):
     assert (d / "solutions.md").read_text() == "s"
     assert git(d, "show", "v1:README.md", check=False) == "# Course\n"
     assert git(d, "show", "refs/heads/v1:README.md") == "edited on v1"
+
+
+def test_backup_moves_the_folder_aside_and_makes_a_fresh_copy(tmp_path, teacher):
+    """nbgitpuller's backup=true link parameter."""
+    d = tmp_path / "course"
+    assert pull(teacher.upstream, d).code == 0
+    (d / "README.md").write_text("my edit")
+    r = pull(teacher.upstream, d, "--backup", "--json")
+    assert r.code == 0, r.err
+    rep = r.report
+    assert rep["outcome"] == "reset_with_backup"
+    assert re.fullmatch(r".*/course_backup_\d{14}", rep["backup_dir"])
+    assert (tmp_path / rep["backup_dir"]).joinpath("README.md").read_text() == "my edit"
+    assert (d / "README.md").read_text() == "# Course\n"
+    # A folder that is not this course is still refused, not moved.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "essay.md").write_text("precious")
+    r = pull(teacher.upstream, other, "--backup")
+    assert r.code != 0 and r.error_line.startswith("error: not_a_repo: ")
+    assert (other / "essay.md").read_text() == "precious"

@@ -38,6 +38,11 @@ struct SyncRequest {
   std::string repo_url;               // https://, http://, file:// or a local path
   std::filesystem::path target_dir;   // created when missing (with its parents)
   std::optional<std::string> branch;  // branch or tag; default: upstream's default branch
+  // nbgitpuller's `backup=true`: an existing clone of this repository is moved
+  // to DIR_backup_<YYYYmmddHHMMSS> and a fresh clone takes its place
+  // (outcome reset_with_backup).  Folders that are not such a clone are
+  // still refused, never moved.
+  bool backup_first = false;
 };
 
 struct SyncOptions {

@@ -13,7 +13,6 @@
 #include "gitpuller/json.hpp"
 #include "gitpuller/mirror_cache.hpp"
 #include "gitpuller/sync.hpp"
-#include "gitpull/pull_service.hpp"
 
 namespace hub::cli {
 namespace {
@@ -62,6 +61,7 @@ int cmd_pull(const Argv& args) {
   gitpuller::configure_libgit2();
 
   gitpuller::SyncRequest request{repo, dir, parsed.value("branch")};
+  request.backup_first = parsed.flag("backup");
   gitpuller::SyncOptions options;
   if (auto wait = parsed.value("lock-wait")) {
     try {
@@ -116,17 +116,6 @@ int cmd_pull(const Argv& args) {
   }
 
   try {
-    // nbgitpuller's --backup: move an existing folder aside, then clone afresh.
-    if (parsed.flag("backup")) {
-      std::optional<fs::path> moved;
-      try {
-        moved = gitpull::move_folder_aside(fs::absolute(fs::path(dir)));
-      } catch (const fs::filesystem_error& e) {
-        throw gitpuller::SyncError(gitpuller::ErrorCode::target_invalid,
-                                   "Cannot move " + dir + " aside: " + e.code().message() + ".");
-      }
-      if (moved) options.on_event(gitpuller::SyncEvent::line("Moved your folder aside to " + moved->string() + " (backup)."));
-    }
     gitpuller::SyncReport report = gitpuller::sync(request, options);
     if (json) {
       std::cout << gitpuller::event_to_line(gitpuller::SyncEvent::finished(report)) << "\n" << std::flush;

@@ -646,3 +646,43 @@ TEST_CASE("progress events report counted stages and readable lines") {
   CHECK(checkout);
   CHECK(sync.events.front().output.find("Syncing") == 0);
 }
+
+TEST_CASE("nbgitpuller's classics: student commits, deletions committed by hand, reset after keeping a change") {
+  in_both_modes([](TempDir& tmp, Mode mode) {
+    Teacher t(tmp.path());
+    t.write("README.md", "1\n");
+    t.write("B.txt", "b\n");
+    t.commit();
+    Syncer sync(tmp.path(), mode);
+    sync(t.url(), tmp / "course");
+    // The student commits with git themselves; upstream changes another file.
+    write_file(tmp / "course/README.md", "2\n");
+    git(tmp / "course", {"commit", "-q", "-am", "Local change"});
+    sync(t.url(), tmp / "course");
+    CHECK(read_file(tmp / "course/README.md") == "2\n");
+    t.write("B.txt", "b2\n");
+    t.commit();
+    auto r = sync(t.url(), tmp / "course");
+    CHECK(r.outcome == SyncOutcome::merged);
+    CHECK(trim(git(tmp / "course", {"show", "-s", "--format=%P", "HEAD"})).find(' ') != std::string::npos);
+    CHECK(read_file(tmp / "course/B.txt") == "b2\n");
+    CHECK(read_file(tmp / "course/README.md") == "2\n");
+    // The student deletes a file with git rm and commits; upstream changes it:
+    // upstream's version comes back.
+    git(tmp / "course", {"rm", "-q", "B.txt"});
+    git(tmp / "course", {"commit", "-q", "-m", "Deleted file"});
+    t.write("B.txt", "b3 conflicting change\n");
+    t.commit();
+    sync(t.url(), tmp / "course");
+    CHECK(read_file(tmp / "course/B.txt") == "b3 conflicting change\n");
+    // A kept local change is reset to upstream's latest by deleting the file.
+    t.write("README.md", "remote change\n");
+    t.commit();
+    sync(t.url(), tmp / "course");
+    CHECK(read_file(tmp / "course/README.md") == "2\n");
+    fs::remove(tmp / "course/README.md");
+    sync(t.url(), tmp / "course");
+    CHECK(read_file(tmp / "course/README.md") == "remote change\n");
+    check_healthy(tmp / "course");
+  });
+}
