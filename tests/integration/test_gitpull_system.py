@@ -87,6 +87,21 @@ def test_the_worker_writes_as_the_student_and_never_follows_a_symlink_out(world)
     sync(hub, s, NAME, repo=url, targetpath="course")
     assert protected.read_text() == "root's\n"
 
+    # backup=1: the worker moves the student's clone aside (the engine's
+    # backup, as in local mode) and the page is told where it went.
+    with open(os.path.join(folder, "mine.txt"), "w") as f:
+        f.write("my notes\n")
+    last = sync(hub, s, NAME, repo=url, targetpath="course", backup="1")[-1]
+    assert last["phase"] == "finished", (last, hub.log()[-3000:])
+    assert last["report"]["outcome"] == "reset_with_backup"
+    assert last["backup"].startswith("course_backup_")
+    backup = os.path.join(pw.pw_dir, last["backup"])
+    assert open(os.path.join(backup, "mine.txt")).read() == "my notes\n"
+    assert os.lstat(backup).st_uid == pw.pw_uid
+    assert not os.path.exists(os.path.join(folder, "mine.txt"))
+    assert open(os.path.join(folder, "data", "a.csv")).read() == "2\n"
+    assert pulls(hub)[-1]["backup"] == last["backup"]
+
 
 def test_private_repo_in_system_mode_keeps_the_secret_from_the_student(world):
     hub, srv, priv = world["hub"], world["srv"], world["priv"]

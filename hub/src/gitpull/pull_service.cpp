@@ -116,18 +116,6 @@ bool PullJob::done() const {
   return done_;
 }
 
-std::optional<fs::path> move_folder_aside(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(dir, ec))) return std::nullopt;
-  std::string base = dir.string();
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  base += "_backup_" + common::local_stamp();
-  fs::path target = base;
-  for (int i = 2; fs::exists(fs::symlink_status(target, ec)); ++i) target = base + "_" + std::to_string(i);
-  fs::rename(dir, target);
-  return target;
-}
-
 PullService::PullService(App& app)
     : app_(app),
       credentials_(app.credentials()),
@@ -259,16 +247,12 @@ void PullService::run(std::shared_ptr<PullJob> job, std::string key, std::int64_
     const gitpuller::RepoUrl url = gitpuller::parse_repo_url(params.repo);
 
     if (!home.uid) {
-      if (params.backup) {
-        if (auto moved = move_folder_aside(dir)) {
-          backup_rel = relative_to(*moved, home.dir);
-          on_event(gitpuller::SyncEvent::line("Moved your folder aside to " + *backup_rel + " (backup=1 in the link)."));
-        }
-      }
       gitpuller::SyncOptions options;
       options.mirror = &mirror_;
       options.on_event = on_event;
-      report = gitpuller::sync({params.repo, dir, params.branch}, options);
+      gitpuller::SyncRequest request{params.repo, dir, params.branch};
+      request.backup_first = params.backup;  // the engine moves the clone aside (report.backup_dir)
+      report = gitpuller::sync(request, options);
     } else {
       std::error_code ec;
       const bool fresh = !fs::exists(fs::symlink_status(dir, ec)) || params.backup;
@@ -298,11 +282,6 @@ void PullService::run(std::shared_ptr<PullJob> job, std::string key, std::int64_
         }
         if (e.phase == gitpuller::Phase::syncing) {
           on_event(e);
-          if (e.output.rfind("Moved your folder aside to ", 0) == 0) {
-            std::string moved = e.output.substr(27);
-            if (auto end = moved.find(" ("); end != std::string::npos) moved.resize(end);
-            backup_rel = relative_to(moved, home.dir);
-          }
         } else {
           last = e;
         }

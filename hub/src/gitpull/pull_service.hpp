@@ -72,12 +72,6 @@ class PullJob {
   bool done_ = false;
 };
 
-// A folder moved aside by backup=1: `dir` renamed to
-// "<dir>_backup_<YYYYmmddHHMMSS>" (with "_2", "_3"... if that exists).
-// Returns the new path, nullopt when `dir` did not exist.  Throws
-// std::filesystem::filesystem_error when the rename fails.
-std::optional<std::filesystem::path> move_folder_aside(const std::filesystem::path& dir);
-
 class PullService {
  public:
   // Creates the mirror root and, in system mode, makes P/state traversable
