@@ -2,6 +2,7 @@
 exit codes, the error line, --json events, and nbgitpuller's classic
 scenarios as a user of the CLI sees them."""
 
+import datetime
 import json
 import re
 import subprocess
@@ -241,6 +242,21 @@ def test_backup_moves_the_folder_aside_and_makes_a_fresh_copy(tmp_path, teacher)
     assert re.fullmatch(r".*/course_backup_\d{14}", rep["backup_dir"])
     assert (tmp_path / rep["backup_dir"]).joinpath("README.md").read_text() == "my edit"
     assert (d / "README.md").read_text() == "# Course\n"
+    # When the backup name is taken (here: for every second of the next
+    # minute), a suffix is added and the existing folder is left alone.
+    now = datetime.datetime.now()
+    taken = [tmp_path / ("course_backup_" + (now + datetime.timedelta(seconds=k)).strftime("%Y%m%d%H%M%S"))
+             for k in range(-1, 60)]
+    taken = [p for p in taken if not p.exists()]  # the first backup may hold one of these names
+    for p in taken:
+        p.mkdir()
+        (p / "keep.txt").write_text("older backup")
+    (d / "README.md").write_text("my second edit")
+    r = pull(teacher.upstream, d, "--backup", "--json")
+    assert r.code == 0, r.err
+    assert re.fullmatch(r".*/course_backup_\d{14}_\d+", r.report["backup_dir"]), r.report
+    assert (tmp_path / r.report["backup_dir"]).joinpath("README.md").read_text() == "my second edit"
+    assert all([q.name for q in p.iterdir()] == ["keep.txt"] for p in taken)
     # A folder that is not this course is still refused, not moved.
     other = tmp_path / "other"
     other.mkdir()

@@ -114,6 +114,51 @@ def test_a_worker_syncs_from_the_mirror_alone(tmp_path, served):
         assert p.stat().st_mode & 0o004, p
 
 
+def test_the_git_suffix_and_a_trailing_slash_name_the_same_repository_and_mirror(tmp_path, served):
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    d = tmp_path / "course"
+    assert pull(srv.url("course"), d, "--prefix", prefix).code == 0
+    # The server answers for …/course too, as hosting sites do.
+    bare = srv.repo_path("course")
+    os.symlink(bare.name, bare.parent / "course")
+    srv.reset_log()
+    for url in (srv.url("course") + "/", srv.url("course")[: -len(".git")]):
+        r = pull(url, d, "--prefix", prefix, "--json")
+        assert r.code == 0, r.err
+        assert r.report["outcome"] == "up_to_date"
+    assert len(list((prefix / "state/mirrors").glob("*.git"))) == 1
+    assert srv.count("fetch") == 0
+    assert git(d, "remote", "get-url", "origin").strip() == srv.url("course")
+
+
+def test_an_unreachable_upstream_fails_with_fetch_and_touches_nothing(tmp_path, served):
+    """Upstream down when a student syncs again: error code fetch (clone for
+    a first sync, with no folder left behind), the student's edits intact."""
+    t, srv = served
+    prefix = tmp_path / "prefix"
+    direct, cached = tmp_path / "direct", tmp_path / "cached"
+    assert pull(srv.url("course"), direct).code == 0
+    assert pull(srv.url("course"), cached, "--prefix", prefix).code == 0
+    for d in (direct, cached):
+        (d / "week1/nb0.ipynb").write_text("my work\n")
+        (d / "mine.txt").write_text("mine\n")
+    srv.stop()
+    for d, extra in ((direct, []), (cached, ["--prefix", prefix])):
+        head = git(d, "rev-parse", "HEAD").strip()
+        r = pull(srv.url("course"), d, *extra, "--json")
+        assert r.code != 0
+        assert r.error_line.startswith("error: fetch: "), r.err
+        assert r.events[-1]["error"]["code"] == "fetch"
+        assert (d / "week1/nb0.ipynb").read_text() == "my work\n"
+        assert (d / "mine.txt").read_text() == "mine\n"
+        assert git(d, "rev-parse", "HEAD").strip() == head
+        assert not (d / ".git/index.lock").exists()
+    r = pull(srv.url("course"), tmp_path / "new", "--prefix", prefix)
+    assert r.code != 0 and r.error_line.startswith("error: clone: "), r.err
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_private_repository_needs_a_stored_credential(tmp_path, served):
     t, srv = served
     prefix = tmp_path / "prefix"
