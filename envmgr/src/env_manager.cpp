@@ -17,6 +17,7 @@
 #include "common/file_lock.hpp"
 #include "common/process.hpp"
 #include "common/time_util.hpp"
+#include "envmgr/installer.hpp"
 #include "envmgr/requirement.hpp"
 #include "envmgr/version.hpp"
 #include "history.hpp"
@@ -418,6 +419,33 @@ class TxnRunner {
     return out;
   }
 
+  // Runs one installer command line (conda's or mamba's) as it is.
+  RunOutcome run_native(const EnvLayout& layout, const std::vector<std::string>& argv, const std::string& cwd,
+                        std::vector<std::vector<std::string>>& commands, HistoryStore* store, std::int64_t id) {
+    commands.push_back(argv);
+    if (store) store->set_commands(id, commands);
+    make_dir(cwd + "/tmp", 0700);
+    emit("coursehub: step 1/1: " + join(argv));
+    auto options = installer_options(layout, cwd, [&](int pid) {
+      if (store) {
+        try {
+          store->set_installer_pid(id, pid);
+        } catch (...) {
+        }
+      }
+    });
+    RunOutcome out;
+    try {
+      auto r = common::run_process(argv, options);
+      out.exit_code = r.exit_code;
+      if (r.timed_out) emit("coursehub: the installer ran longer than the limit and was stopped");
+    } catch (const common::ProcessError& e) {
+      emit(std::string("coursehub: cannot run the installer: ") + e.what());
+      out.exit_code = 127;
+    }
+    return out;
+  }
+
   struct RestoreResult {
     bool verified = false;
     PackageSet now;
@@ -678,6 +706,33 @@ LogChunk EnvManager::read_log(std::int64_t id, std::uint64_t offset) const {
   return out;
 }
 
+bool EnvManager::ensure_kernel_spec() const {
+  auto l = detect_layout(env_dir());
+  if (!l || l->kind != EnvKind::venv) return false;
+  const std::string dir = l->root + "/share/jupyter/kernels/python3";
+  if (path_exists(dir + "/kernel.json")) return false;
+  auto all = scan_distributions(*l);
+  if (std::none_of(all.begin(), all.end(), [](const InstalledDist& d) { return d.canonical == "ipykernel"; }))
+    return false;
+  json spec = {{"argv", {l->python, "-m", "ipykernel_launcher", "-f", "{connection_file}"}},
+               {"display_name", "Python 3 (ipykernel)"},
+               {"language", "python"},
+               {"metadata", {{"debugger", true}}}};
+  for (const auto& d : {l->root + "/share", l->root + "/share/jupyter", l->root + "/share/jupyter/kernels", dir})
+    make_dir(d, 0755);
+  std::string tmp = dir + "/kernel.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << spec.dump(1) << "\n";
+    if (!out) throw EnvError(ErrorCode::io, "cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0644);
+  std::error_code ec;
+  fs::rename(tmp, dir + "/kernel.json", ec);
+  if (ec) throw EnvError(ErrorCode::io, "cannot write " + dir + "/kernel.json: " + ec.message());
+  return true;
+}
+
 CheckReport EnvManager::check() const {
   auto l = layout();
   Observer none;
@@ -746,6 +801,7 @@ InitResult EnvManager::init(const InitOptions& io) {
                                              " (is python3-venv installed?)");
   }
   secure_all(*made, wheelhouse_dir());
+  ensure_kernel_spec();
   t.after = to_set(own_distributions(*made));
   t.exit_code = 0;
   t.output = res.out;
@@ -779,6 +835,11 @@ struct Plan {
       steps;
   std::optional<PackageSet> restore_target;
   std::function<void(const EnvLayout&, const PackageSet&)> pre_check;  // throws before anything is recorded
+  // The environment's own installer command (conda/mamba), used instead of
+  // `steps` when it returns one.
+  // `note` says why pip is used in a conda environment.
+  std::function<std::optional<std::vector<std::string>>(const EnvLayout&, const PackageSet& before, std::string& note)>
+      native;
 };
 
 }  // namespace
@@ -804,7 +865,8 @@ std::optional<Transaction> recover_locked(EnvManager& mgr, TxnRunner& runner, co
     if (auto pid = store.installer_pid(t.id); pid && *pid > 0 && process_alive(*pid)) {
       std::ifstream cmd("/proc/" + std::to_string(*pid) + "/cmdline");
       std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-      if (cmdline.find("pip") != std::string::npos) {
+      if (cmdline.find("pip") != std::string::npos || cmdline.find("conda") != std::string::npos ||
+          cmdline.find("mamba") != std::string::npos) {
         ::kill(-*pid, SIGKILL);
         ::kill(*pid, SIGKILL);
         for (int i = 0; i < 500 && process_alive(*pid); ++i) std::this_thread::sleep_for(20ms);
@@ -884,8 +946,12 @@ Transaction run_plan(EnvManager& mgr, Plan& plan, const Observer& obs) {
       t.exit_code = ok ? 0 : 1;
       if (!ok) failure = "the environment did not reach the requested set of packages";
     } else {
-      auto steps = plan.steps(layout, before, dir);
-      auto r = runner.run_steps(layout, steps, dir, t.commands, &store, t.id);
+      std::optional<std::vector<std::string>> native;
+      std::string note;
+      if (plan.native) native = plan.native(layout, before, note);
+      if (!note.empty()) runner.emit("coursehub: " + note);
+      auto r = native ? runner.run_native(layout, *native, dir, t.commands, &store, t.id)
+                      : runner.run_steps(layout, plan.steps(layout, before, dir), dir, t.commands, &store, t.id);
       t.exit_code = r.exit_code;
       ok = r.ok();
       if (!ok) failure = r.describe_failure();
@@ -905,6 +971,12 @@ Transaction run_plan(EnvManager& mgr, Plan& plan, const Observer& obs) {
     if (!t.exit_code || *t.exit_code == 0) t.exit_code = 1;
   }
   Wheelhouse(mgr.wheelhouse_dir()).absorb(dir + "/wheels");
+  try {
+    // Removing an own ipykernel takes its kernel spec with it.
+    if (mgr.ensure_kernel_spec()) runner.emit("coursehub: wrote a kernel spec for the environment's own Python");
+  } catch (const EnvError& e) {
+    runner.emit(std::string("coursehub: warning: ") + e.what());
+  }
   t.after = to_set(own_distributions(layout));
   std::string output = runner.take_output();
   if (ok) {
@@ -1005,6 +1077,14 @@ Transaction install_or_upgrade(EnvManager& mgr, const ChangeRequest& req, const 
     append(inst, req_args);
     return std::vector<std::vector<std::string>>{fetch, inst};
   };
+  plan.native = [reqs, upgrade](const EnvLayout& layout, const PackageSet&, std::string& note) {
+    auto installer = choose_installer(layout);
+    auto cmd = conda_install_command(installer, layout, reqs, upgrade);
+    if (!cmd && installer.kind != InstallerKind::pip)
+      note = std::string(to_string(installer.kind)) +
+             " cannot express this request (extras, markers or hashes): installing with pip";
+    return cmd;
+  };
   return run_plan(mgr, plan, obs);
 }
 
@@ -1050,6 +1130,21 @@ Transaction EnvManager::remove(const ChangeRequest& request, const Observer& obs
     append(s, {"--yes", "--root-user-action=ignore"});
     for (const auto& n : names) s.push_back(before.at(canonical_name(n)).name);
     return std::vector<std::vector<std::string>>{s};
+  };
+  // conda removes what conda installed; what pip installed goes with pip.
+  plan.native = [names](const EnvLayout& layout, const PackageSet&,
+                         std::string& note) -> std::optional<std::vector<std::string>> {
+    auto installer = choose_installer(layout);
+    if (installer.kind == InstallerKind::pip) return std::nullopt;
+    auto own = own_distributions(layout);
+    for (const auto& n : names) {
+      auto it = own.find(canonical_name(n));
+      if (it == own.end() || it->second.installer != "conda") {
+        note = n + " was not installed by conda: removing with pip";
+        return std::nullopt;
+      }
+    }
+    return conda_remove_command(installer, layout, names);
   };
   return run_plan(*this, plan, observer);
 }

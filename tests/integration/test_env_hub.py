@@ -8,8 +8,10 @@ import time
 import pkgindex
 import requests
 from conftest import BIN
-from envtools import clean_env, package_dir  # noqa: F401
+from envtools import clean_env, index, package_dir  # noqa: F401
 from hubproc import Hub
+from jupyter_kernel import Kernel
+from test_user_servers import cookie_header, server_model, start_via_api, wait_until
 
 
 def events(hub, token, path, timeout=300, subscribed=None):
@@ -38,6 +40,14 @@ def wait_job(hub, token, job_id, predicate, timeout=300):
             return j
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} never got there: {j}")
+
+
+def stop_user_servers(hub, admin):
+    """Servers outlive the hub by design: stop what the test started."""
+    for u in hub.api("GET", "users", token=admin).json():
+        if u["servers"]:
+            hub.api("DELETE", f"users/{u['name']}/server", token=admin)
+            wait_until(lambda: not server_model(hub, admin, u["name"]), 60, f"{u['name']}'s server to stop")
 
 
 def test_admins_change_the_environment_through_the_api_and_watch_it_live(tmp_path, package_dir):
@@ -142,3 +152,48 @@ def test_admins_change_the_environment_through_the_api_and_watch_it_live(tmp_pat
             assert not names & {"chalpha", "chbeta", "chgamma"}
     finally:
         idx.stop()
+
+
+def test_a_kernel_started_through_the_hub_imports_the_newly_installed_package(tmp_path, index):
+    hub = Hub(tmp_path, config={"user_environment": {"index_url": index.url},
+                                "services": {"cull": {"enabled": False}}})
+    # The shared environment sees Debian's Jupyter (no PyPI here): users' servers run from it.
+    subprocess.run([str(BIN), "env", "init", "--system-site-packages", "--prefix", str(hub.prefix)], check=True,
+                   capture_output=True, env=clean_env())
+    python = str(hub.prefix / "user" / "bin" / "python")
+    with hub:
+        try:
+            hub.add_user("admin", "Admin-Pass-2024", admin=True)
+            hub.add_user("alice", "Alice-Pass-1234")
+            admin = hub.token("admin")
+            alice = hub.login("alice", "Alice-Pass-1234")
+            start_via_api(hub, admin, "alice")
+            same_origin = {"Cookie": cookie_header(alice), "Origin": hub.url.rstrip("/")}
+
+            # Before the install, a kernel does not have the package.
+            k = Kernel(hub.url + "user/alice/", same_origin)
+            try:
+                r = k.execute("import sys; print(sys.executable)")
+                assert r["text"].strip() == python, r
+                assert k.execute("import chgamma")["error"] == "ModuleNotFoundError"
+            finally:
+                k.close()
+
+            r = hub.api("POST", "env/transactions", token=admin, json={"action": "install", "specs": ["chgamma"]})
+            assert r.status_code == 202, r.text
+            done = wait_job(hub, admin, r.json()["id"], lambda j: j["state"] == "done")
+            assert done["transaction"]["state"] == "succeeded", done
+            assert "restart your kernel to use the new package" in done["transaction"]["message"].lower()
+
+            # A kernel started now, through the proxy, imports it from the shared environment.
+            k = Kernel(hub.url + "user/alice/", same_origin)
+            try:
+                r = k.execute("import chgamma, chalpha; print(chgamma.__version__, chalpha.__version__)")
+                assert r["error"] is None, r
+                assert r["text"].split() == ["1.0", "2.0"]
+                r = k.execute("print(chgamma.__file__)")
+                assert r["text"].strip().startswith(str(hub.prefix / "user" / "lib")), r
+            finally:
+                k.close()
+        finally:
+            stop_user_servers(hub, admin)

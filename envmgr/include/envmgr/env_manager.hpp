@@ -199,6 +199,18 @@ class EnvManager {
   // Whether an interrupted transaction waits for recovery (cheap: one stat).
   bool needs_recovery() const;
 
+  // Makes kernels run the environment's own Python.  A venv made with
+  // --system-site-packages sees the system's ipykernel, whose kernel spec
+  // (/usr/share/jupyter/kernels/python3) starts /usr/bin/python3, which does
+  // not see the environment's packages.  When the environment is a venv that
+  // can import ipykernel (its own or inherited) and has no python3 kernel
+  // spec of its own, writes ENV/share/jupyter/kernels/python3/kernel.json
+  // with argv [ENV/bin/python, -m, ipykernel_launcher, ...]; Jupyter servers
+  // run from the environment find it before the system's.  Returns whether
+  // it wrote one.  Called by init and after every transaction; the hub calls
+  // it at start.  Throws io when the file cannot be written.
+  bool ensure_kernel_spec() const;
+
   // `pip check`: broken or missing dependencies (starts Python).
   CheckReport check() const;
 

@@ -12,6 +12,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "envmgr/env_manager.hpp"
+#include "envmgr/installer.hpp"
 #include "envmgr/json.hpp"
 #include "hub/config.hpp"
 
@@ -294,8 +295,13 @@ int cmd_env(const Argv& raw) {
         std::cout << mgr.env_dir() << " is already a " << to_string(l.kind) << " environment (Python "
                   << l.python_version << (l.system_site_packages ? ", system site-packages visible" : "")
                   << "); nothing changed\n";
-      if (l.kind == envmgr::EnvKind::conda)
-        std::cout << "note: this is a conda environment; coursehub installs into it with pip\n";
+      if (l.kind == envmgr::EnvKind::conda) {
+        auto inst = envmgr::choose_installer(l);
+        if (inst.kind == envmgr::InstallerKind::pip)
+          std::cout << "note: this is a conda environment without mamba or conda; coursehub installs into it with pip\n";
+        else
+          std::cout << "note: this is a conda environment; coursehub installs into it with " << inst.program << "\n";
+      }
       return 0;
     }
     if (sub != "status") recover_first(mgr);

@@ -21,6 +21,7 @@
 #include "app.hpp"
 #include "auth/auth.hpp"
 #include "envmgr/env_manager.hpp"
+#include "envmgr/installer.hpp"
 #include "envmgr/json.hpp"
 #include "envmgr/requirement.hpp"
 #include "modules.hpp"
@@ -153,6 +154,11 @@ class EnvService {
         ++pos;
       }
       out["position"] = pos;
+      // Changes that run before this one: those queued ahead, and the one in progress.
+      int ahead = pos - 1;
+      for (const auto& [id, other] : jobs_)
+        if (other->state == "running" || other->state == "waiting") ++ahead;
+      out["ahead"] = ahead;
     }
     if (j.state == "waiting") out["waiting_for"] = j.waiting_for;
     if (j.state == "done") {
@@ -357,6 +363,7 @@ json env_info(const envmgr::EnvManager& mgr) {
     env = {{"path", mgr.env_dir()},
            {"exists", true},
            {"kind", envmgr::to_string(l.kind)},
+           {"installer", envmgr::to_string(envmgr::choose_installer(l).kind)},
            {"python_version", l.python_version},
            {"system_site_packages", l.system_site_packages}};
   } catch (const envmgr::EnvError& e) {
@@ -408,6 +415,9 @@ void add_env_routes(App& app) {
       auto mgr = svc->manager();
       if (auto t = mgr.recover())
         log::info("env: transaction #" + std::to_string(t->id) + " had been interrupted; " + t->message);
+      if (mgr.ensure_kernel_spec())
+        log::info("env: wrote " + mgr.env_dir() + "/share/jupyter/kernels/python3/kernel.json, so kernels run the "
+                  "environment's own Python");
     } catch (const envmgr::EnvError&) {
       // no environment yet: nothing to recover
     } catch (const std::exception& e) {
