@@ -6,6 +6,8 @@ const root = document.getElementById('packages-page');
 const API = root.dataset.api;
 const $ = (id) => document.getElementById(id);
 let watching = null;
+let watchedJob = null;
+let watchedTxn = null;
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -96,12 +98,54 @@ async function loadHistory() {
   }));
 }
 
+function jobLabel(job) {
+  return `${job.action} ${job.specs.join(' ')}${job.target ? ' #' + job.target : ''}`.trim();
+}
+
+function queuedText(job) {
+  return `Queued behind ${job.ahead} change(s); it starts by itself when they are done.`;
+}
+
+// Every change not finished yet, other than the one shown above: queued
+// ones (from any admin), and a transaction run from the command line.
+function renderQueue(env) {
+  const items = [];
+  const r = env.running;
+  if (r && r.id !== watchedTxn && !env.jobs.some((j) => j.transaction_id === r.id)) {
+    items.push(el('li', { 'data-transaction': String(r.id), 'data-state': 'running' },
+      `#${r.id} ${r.kind} ${r.request.join(' ')}, by ${r.requested_by}: running`,
+      ' ', el('button', {
+        class: 'small secondary', type: 'button', textContent: 'Watch', onclick: () => watchTransaction(r.id),
+      })));
+  }
+  for (const j of [...env.jobs].reverse()) {
+    if (j.state === 'done' || j.id === watchedJob) continue;
+    const what = j.state === 'queued' ? queuedText(j) : j.state;
+    items.push(el('li', { 'data-job': String(j.id), 'data-state': j.state },
+      `${jobLabel(j)}, by ${j.requested_by}: ${what}`,
+      ' ', el('button', { class: 'small secondary', type: 'button', textContent: 'Watch', onclick: () => watch(j.id) })));
+  }
+  $('job-queue').replaceChildren(...items);
+  $('queue-panel').hidden = items.length === 0;
+}
+
+async function refreshQueue() {
+  try {
+    const env = await api(API);
+    renderQueue(env);
+    return env;
+  } catch (err) {
+    return null;
+  }
+}
+
 function showState(job) {
   $('job-panel').hidden = false;
-  $('job-title').textContent = `${job.action} ${job.specs.join(' ')}${job.target ? ' #' + job.target : ''}`;
+  $('job-title').textContent = jobLabel(job);
   const status = $('job-status');
   status.dataset.state = job.state;
-  if (job.state === 'queued') status.textContent = `Queued: ${job.position - 1} change(s) ahead of this one.`;
+  delete status.dataset.result;
+  if (job.state === 'queued') status.textContent = queuedText(job);
   else if (job.state === 'waiting') {
     const w = job.waiting_for || {};
     status.textContent = `Waiting for transaction #${w.id} (${w.kind} by ${w.requested_by}) to finish…`;
@@ -116,29 +160,62 @@ function showState(job) {
   if (job.state !== 'done') $('job-progress').removeAttribute('value');
 }
 
-function watch(jobId) {
+function appendLine(line) {
+  const log = $('job-log');
+  log.textContent += line + '\n';
+  log.scrollTop = log.scrollHeight;
+  const step = line.match(/^coursehub: step (\d+)\/(\d+)/);
+  if (step) $('job-progress').value = (Number(step[1]) - 1) / Number(step[2]);
+}
+
+function follow(url, onEvent) {
   if (watching) watching.close();
   $('job-log').textContent = '';
-  const es = new EventSource(`${API}/jobs/${jobId}/events?_xsrf=${encodeURIComponent(xsrfToken())}`);
+  $('job-progress').removeAttribute('value');
+  const es = new EventSource(`${url}?_xsrf=${encodeURIComponent(xsrfToken())}`);
   watching = es;
   es.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
-    if (ev.type === 'state') showState(ev.job);
-    else if (ev.type === 'line') {
-      const log = $('job-log');
-      log.textContent += ev.line + '\n';
-      log.scrollTop = log.scrollHeight;
-      const step = ev.line.match(/^coursehub: step (\d+)\/(\d+)/);
-      if (step) $('job-progress').value = (Number(step[1]) - 1) / Number(step[2]);
-    } else if (ev.type === 'done') {
-      showState(ev.job);
+    if (ev.type === 'line') appendLine(ev.line);
+    else onEvent(ev);
+    if (ev.type === 'done') {
       es.close();
       watching = null;
       loadPackages();
       loadHistory();
+      refreshQueue();
     }
   };
   es.onerror = () => { if (es.readyState === EventSource.CLOSED) watching = null; };
+}
+
+function watch(jobId) {
+  watchedJob = jobId;
+  watchedTxn = null;
+  follow(`${API}/jobs/${jobId}/events`, (ev) => {
+    if (ev.type === 'state' || ev.type === 'done') showState(ev.job);
+    if (ev.type === 'state') refreshQueue();
+  });
+}
+
+// A transaction the hub did not start (coursehub env on the command line).
+function watchTransaction(id) {
+  watchedJob = null;
+  watchedTxn = id;
+  $('job-panel').hidden = false;
+  $('job-title').textContent = `transaction #${id}`;
+  const status = $('job-status');
+  status.dataset.state = 'running';
+  delete status.dataset.result;
+  status.textContent = `Running (transaction #${id}, started outside the hub)…`;
+  follow(`${API}/transactions/${id}/log`, (ev) => {
+    if (ev.type !== 'done') return;
+    const t = ev.transaction;
+    status.dataset.state = 'done';
+    status.dataset.result = t.state;
+    status.textContent = `${t.state === 'succeeded' ? 'Done' : 'Failed'}: ${t.message}`;
+    $('job-progress').value = 1;
+  });
 }
 
 $('install-form').addEventListener('submit', (event) => {
@@ -152,10 +229,13 @@ $('pkg-search').addEventListener('input', filterPackages);
 
 (async () => {
   await Promise.all([loadPackages(), loadHistory()]);
-  // Another admin's change may be under way: follow it.
-  try {
-    const env = await api(API);
-    const live = env.jobs.find((j) => j.state !== 'done');
-    if (live) watch(live.id);
-  } catch (err) { /* the tables already show the error */ }
+  // Another admin's change may be under way: follow it live.
+  const env = await refreshQueue();
+  if (env) {
+    const active = env.jobs.find((j) => j.state === 'running' || j.state === 'waiting');
+    const queued = [...env.jobs].reverse().find((j) => j.state === 'queued');
+    if (active || queued) watch((active || queued).id);
+    else if (env.running) watchTransaction(env.running.id);
+  }
+  setInterval(() => { if (!document.hidden) refreshQueue(); }, 2000);
 })();
