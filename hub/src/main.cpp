@@ -34,6 +34,7 @@ const std::vector<Command>& commands() {
       {"cred", "stored git credentials: add | list | remove | test", hub::cli::cmd_cred},
       {"link", "make a git-pull link (REPO_URL or --course ID; --branch, --file, --app, --target, --hub, --qr)",
        hub::cli::cmd_link},
+      {"course", "course repositories: add REPO_URL [--title, --branch, --file] | list | remove ID", hub::cli::cmd_course},
   };
   return kCommands;
 }

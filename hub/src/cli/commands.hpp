@@ -18,5 +18,6 @@ int cmd_token(const Argv& args);
 int cmd_pull(const Argv& args);
 int cmd_cred(const Argv& args);
 int cmd_link(const Argv& args);
+int cmd_course(const Argv& args);
 
 }  // namespace hub::cli
