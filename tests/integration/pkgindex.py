@@ -222,18 +222,41 @@ class PackageIndex:
 
 
 if __name__ == "__main__":
-    # python3 pkgindex.py serve DIR: builds the packages into DIR, serves them,
-    # prints the index URL on the first line of stdout, runs until killed.
+    # python3 pkgindex.py serve DIR [--hold FILE]...: builds the packages into
+    # DIR, serves them, prints the index URL on the first line of stdout, runs
+    # until killed.  Downloads of each held FILE wait: "reached FILE" is
+    # printed when one starts, and the line "release FILE" on stdin lets it go.
     import sys
     import signal
 
-    if len(sys.argv) != 3 or sys.argv[1] != "serve":
-        raise SystemExit("usage: pkgindex.py serve DIR")
+    args = sys.argv[1:]
+    if len(args) < 2 or args[0] != "serve" or len(args) % 2 != 0 or any(a != "--hold" for a in args[2::2]):
+        raise SystemExit("usage: pkgindex.py serve DIR [--hold FILE]...")
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    root = pathlib.Path(sys.argv[2])
+    root = pathlib.Path(args[1])
     build_packages(root / "files")
     write_simple_index(root / "files", root / "index")
     index = PackageIndex(root / "index")
-    print(index.url, flush=True)
+    gates = {name: index.hold(name) for name in args[3::2]}
+    lock = threading.Lock()
+
+    def say(line):
+        with lock:
+            print(line, flush=True)
+
+    def report(name, gate):
+        gate.reached.wait()
+        say(f"reached {name}")
+
+    def releases():
+        for line in sys.stdin:
+            word, _, name = line.strip().partition(" ")
+            if word == "release" and name in gates:
+                gates[name].release.set()
+
+    for name, gate in gates.items():
+        threading.Thread(target=report, args=(name, gate), daemon=True).start()
+    threading.Thread(target=releases, daemon=True).start()
+    say(index.url)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     index.stop()
