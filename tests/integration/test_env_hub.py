@@ -1,6 +1,7 @@
 """The Packages API (/hub/api/env/...) on the real hub, with real pip and a real index."""
 import concurrent.futures
 import json
+import os
 import subprocess
 import threading
 import time
@@ -8,7 +9,7 @@ import time
 import pkgindex
 import requests
 from conftest import BIN
-from envtools import clean_env, index, package_dir  # noqa: F401
+from envtools import Env, clean_env, index, package_dir, tree_state  # noqa: F401
 from hubproc import Hub
 from jupyter_kernel import Kernel
 from test_user_servers import cookie_header, server_model, start_via_api, wait_until
@@ -197,3 +198,40 @@ def test_a_kernel_started_through_the_hub_imports_the_newly_installed_package(tm
                 k.close()
         finally:
             stop_user_servers(hub, admin)
+
+
+def test_a_hub_killed_mid_install_rolls_the_transaction_back_when_it_starts_again(tmp_path, index):
+    hub = Hub(tmp_path, config={"user_environment": {"index_url": index.url}})
+    env = Env(hub.prefix, index.url)
+    env.run("init", index=False)
+    env.run("install", "chbeta==1.0")
+    before_list, before_tree = env.pip_list(), tree_state(env.user)
+    with hub:
+        hub.add_user("admin", "Admin-Pass-2024", admin=True)
+        admin = hub.token("admin")
+        r = hub.api("POST", "env/transactions", token=admin,
+                    json={"action": "install", "specs": ["chbig", "chbeta==2.0"]})
+        assert r.status_code == 202, r.text
+        # Kill the hub while pip is writing chbig's 3000 files.
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if (env.site / "chbig").is_dir() and len(os.listdir(env.site / "chbig")) > 10:
+                break
+            time.sleep(0.002)
+        job = hub.api("GET", f"env/jobs/{r.json()['id']}", token=admin).json()
+        assert job["state"] == "running", job
+        hub.kill()
+        txn = job["transaction_id"]
+
+        hub.start()
+        hub.wait_for_log(f"env: transaction #{txn} had been interrupted", timeout=120)
+        t = hub.api("GET", f"env/transactions/{txn}", token=admin).json()
+        assert t["state"] == "interrupted" and t["restored"], t
+        assert t["after"] == t["before"]
+        assert env.pip_list() == before_list
+        assert tree_state(env.user) == before_tree
+        assert env.pip_check()[0] == 0
+        # The environment works on as usual, through the hub.
+        r = hub.api("POST", "env/transactions", token=admin, json={"action": "install", "specs": ["chalpha==1.0"]})
+        done = wait_job(hub, admin, r.json()["id"], lambda j: j["state"] == "done")
+        assert done["transaction"]["state"] == "succeeded", done
