@@ -18,6 +18,7 @@
 #include <string>
 
 #include "gitpuller/connect_filter.hpp"
+#include "tls_certs.hpp"
 
 namespace gitpuller::detail {
 namespace {
@@ -159,6 +160,8 @@ void stream_free(git_stream* s) {
 }
 
 int stream_new(git_stream** out, const char* host, const char* port) {
+  // Before libgit2 may wrap this stream in TLS (which reads the CA bundle).
+  before_connection(host, port);
   auto* st = new (std::nothrow) TcpStream();
   if (!st) return -1;
   st->base.version = GIT_STREAM_VERSION;

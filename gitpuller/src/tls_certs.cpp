@@ -3,9 +3,13 @@
 #include <dlfcn.h>
 #include <git2.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace gitpuller::detail {
 namespace {
@@ -19,6 +23,15 @@ bool g_explicit = false;
 bool g_loaded = false;
 
 using ParseFile = int (*)(void*, const char*);
+
+// The plain endpoints of the http:// transfers running on this thread.
+thread_local std::vector<std::pair<std::string, std::string>> t_plain;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
 
 ParseFile real_parse_file() {
   static ParseFile fn = reinterpret_cast<ParseFile>(::dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file"));
@@ -45,6 +58,50 @@ bool ensure_ca_certificates() {
                             g_dir.empty() ? nullptr : g_dir.c_str()) == 0;
   if (g_deferred_path.empty()) return true;  // nothing was deferred: libgit2 loaded its default
   return git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, g_deferred_path.c_str(), nullptr) == 0;
+}
+
+std::pair<std::string, std::string> http_endpoint(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.size() <= kScheme.size() || lower(url.substr(0, kScheme.size())) != kScheme) return {};
+  std::string_view rest = url.substr(kScheme.size());
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return {};
+  std::string_view host, port;
+  if (authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return {};
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return {};
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    auto colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return {};
+  if (port.empty()) port = "80";
+  if (!std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); })) return {};
+  return {lower(host), std::string(port)};
+}
+
+PlainHttpScope::PlainHttpScope(std::string_view http_url) {
+  auto endpoint = http_endpoint(http_url);
+  if (endpoint.first.empty()) return;
+  t_plain.push_back(std::move(endpoint));
+  registered_ = true;
+}
+
+PlainHttpScope::~PlainHttpScope() {
+  if (registered_ && !t_plain.empty()) t_plain.pop_back();
+}
+
+void before_connection(const char* host, const char* port) {
+  if (host && port) {
+    std::pair<std::string, std::string> endpoint{lower(host), port};
+    if (std::find(t_plain.begin(), t_plain.end(), endpoint) != t_plain.end()) return;
+  }
+  ensure_ca_certificates();
 }
 
 }  // namespace gitpuller::detail

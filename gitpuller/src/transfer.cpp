@@ -51,8 +51,10 @@ void ProgressThrottle::line(const std::string& text) {
 TransferSession::TransferSession(const RepoUrl& url, const CredentialProvider* credentials,
                                  const EventCallback* on_event)
     : url_(url), credentials_(credentials), throttle_(on_event) {
-  // A redirect could lead an http:// URL to https:// as well.
-  if (url.kind == RepoUrl::Kind::https || url.kind == RepoUrl::Kind::http) ensure_ca_certificates();
+  // http://: the CA bundle is loaded only if a connection goes elsewhere
+  // (a redirect to https://, a proxy); see tls_certs.hpp.
+  if (url.kind == RepoUrl::Kind::https) ensure_ca_certificates();
+  if (url.kind == RepoUrl::Kind::http) plain_.emplace(url.clean);
 }
 
 git_remote_callbacks TransferSession::callbacks() {

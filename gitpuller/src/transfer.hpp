@@ -13,6 +13,7 @@
 #include "gitpuller/remote.hpp"
 #include "gitpuller/report.hpp"
 #include "gitpuller/url.hpp"
+#include "tls_certs.hpp"
 
 namespace gitpuller::detail {
 
@@ -53,6 +54,7 @@ class TransferSession {
   static int on_sideband(const char* str, int len, void* payload);
 
   const RepoUrl& url_;
+  std::optional<PlainHttpScope> plain_;  // for http:// URLs
   const CredentialProvider* credentials_;
   ProgressThrottle throttle_;
   std::exception_ptr exception_;

@@ -272,3 +272,54 @@ def test_https_with_a_private_ca_clone_update_and_stored_credential(tmp_path):
         r = pull(srv.url("secret", private=True), tmp_path / "secret", "--prefix", tmp_path / "prefix", env=env)
         assert r.code == 0, r.err
         assert srv.password.encode() not in all_bytes_under(tmp_path / "secret")
+
+
+class _Redirector:
+    """A plain-HTTP server on 127.0.0.1 answering every GET with a redirect
+    to the same path under `target` (scheme://host:port)."""
+
+    def __init__(self, target: str):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(301)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_http_url_redirected_to_https_still_checks_the_certificate(tmp_path):
+    """http:// syncs skip loading the CA bundle, unless a connection goes
+    elsewhere, such as a redirect to https:// (as GitHub does)."""
+    t = Teacher(tmp_path)
+    t.write("a.txt", "one\n")
+    t.commit()
+    with GitHttpServer(tmp_path / "srv", tls=True) as srv:
+        srv.add_repo("course", t.work)
+        redirector = _Redirector(srv.origin)
+        try:
+            url = srv.url("course").replace(srv.origin, f"http://127.0.0.1:{redirector.port}")
+            r = pull(url, tmp_path / "untrusted")
+            assert r.code != 0 and r.error_line.startswith("error: clone: "), r.err
+            assert "certificate" in r.err.lower()
+            assert not (tmp_path / "untrusted").exists()
+            r = pull(url, tmp_path / "course", "--json", env=srv.client_env())
+            assert r.code == 0, r.err
+            assert (tmp_path / "course/a.txt").read_text() == "one\n"
+            r = pull(url, tmp_path / "course", "--prefix", tmp_path / "prefix", "--json", env=srv.client_env())
+            assert r.code == 0, r.err
+            assert r.report["outcome"] == "up_to_date"
+        finally:
+            redirector.close()
