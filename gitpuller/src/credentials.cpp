@@ -279,12 +279,35 @@ const json* best_match(const json& store, std::string_view url) {
 
 }  // namespace
 
+namespace {
+
+// "/org/course.git/x" -> "/org/course/x/": ".git" dropped from the end of
+// every path segment (…/course and …/course.git name one repository) and a
+// final '/' added, so that prefixes compare segment by segment.
+std::string segments_without_git(const std::string& path) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view seg(path.data() + start, end - start);
+    if (seg.size() > 4 && seg.substr(seg.size() - 4) == ".git") seg.remove_suffix(4);
+    out.append(seg);
+    if (end < path.size()) out += '/';
+    start = end + 1;
+  }
+  if (out.empty() || out.back() != '/') out += '/';
+  return out;
+}
+
+}  // namespace
+
 bool url_under_prefix(std::string_view url, std::string_view prefix) {
   std::string u_origin, u_path, p_origin, p_path;
   if (!split_http(url, u_origin, u_path) || !split_http(prefix, p_origin, p_path)) return false;
   if (u_origin != p_origin) return false;
-  if (p_path.empty() || p_path.back() != '/') p_path += '/';
-  if (u_path.empty() || u_path.back() != '/') u_path += '/';
+  p_path = segments_without_git(p_path);
+  u_path = segments_without_git(u_path);
   return u_path.compare(0, p_path.size(), p_path) == 0;
 }
 

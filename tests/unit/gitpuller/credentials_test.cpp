@@ -66,7 +66,11 @@ TEST_CASE("a credential is offered only for URLs under its prefix, the longest p
   store.add("https://git.example.edu/org", "org-bot", "t1");
   store.add("https://git.example.edu/org/secret-course", "course-bot", "t2");
   CHECK(store.find("https://git.example.edu/org/intro.git")->username == "org-bot");
-  CHECK(store.find("https://git.example.edu/org/secret-course.git")->username == "org-bot");
+  // …/secret-course and …/secret-course.git name the same repository.
+  CHECK(store.find("https://git.example.edu/org/secret-course.git")->username == "course-bot");
+  CHECK(store.find("https://git.example.edu/org/secret-course.git/")->username == "course-bot");
+  CHECK(store.find("https://git.example.edu/org/secret-course-2.git")->username == "org-bot");
+  CHECK(store.find("https://git.example.edu/org/secret-courses.git")->username == "org-bot");
   CHECK(store.find("https://git.example.edu/org/secret-course/")->username == "course-bot");
   CHECK(store.find("https://git.example.edu/org/secret-course")->username == "course-bot");
   CHECK_FALSE(store.find("https://git.example.edu/organisation/x.git"));
