@@ -267,6 +267,11 @@ def test_warming_the_cache_downloads_once_and_counts_upstream_fetches(env):
     assert "week4.ipynb" in options(r.text, "gen-file")
     listed = [c for c in hub.api("GET", "courses", session=ines).json() if c["id"] == cid][0]
     assert listed["cache"]["upstream_fetches"] == 2
+    # The admin page lists the repository's cache with the same count and its course.
+    mirrors = by_id(env["admin"].get(hub.url + "hub/admin", timeout=60).text, "mirrors")
+    row = re.search(r'<tr data-repo="%s">(.*?)</tr>' % re.escape(url), mirrors, re.S)
+    assert row, mirrors
+    assert 'class="fetches">2</td>' in row.group(1) and ">ready<" in row.group(1) and ">Warm</a>" in row.group(1)
 
     # Upstream gone: a clear error, the cache keeps serving.
     served = srv.repo_path("warm")
