@@ -147,3 +147,16 @@ def test_a_rejected_credential_alerts_admins_and_tells_students_only_that_access
     assert f'data-repo="{priv}"' in mirrors
     home = alice.get(hub.url + "hub/home", timeout=60).text
     assert 'id="credential-alerts"' not in home and "revoked-upstream-0000" not in home
+    # The instructor's course page names the broken credential too, without the secret.
+    ines = hub.login("ines", "Teach-Pass-2024")
+    r = hub.api("POST", "courses", session=ines, json={"repo": priv, "title": "Locked"})
+    assert r.status_code == 201, r.text
+    page = ines.get(hub.url + f"hub/courses/{r.json()['id']}", timeout=120).text
+    alert = by_id(page, "credential-alert")
+    assert prefix in alert and "rejected by the server" in alert and "Ask an admin" in alert
+    assert "revoked-upstream-0000" not in page and srv.password not in page
+    # Once an admin puts the right token back, the alert is gone after the next good sync.
+    hub.api("PATCH", f"credentials/{cid}", token=admin, json={"secret": srv.password})
+    assert sync(hub, alice, "alice", repo=priv)[-1]["phase"] == "finished"
+    page = ines.get(hub.url + f"hub/courses/{r.json()['id']}", timeout=120).text
+    assert 'id="credential-alert"' not in page

@@ -18,6 +18,7 @@
 #include "courses/pull_stats.hpp"
 #include "courses/qr_code.hpp"
 #include "courses/views.hpp"
+#include "gitpuller/credentials.hpp"
 #include "gitpuller/error.hpp"
 #include "gitpuller/mirror_cache.hpp"
 #include "gitpuller/url.hpp"
@@ -444,6 +445,16 @@ Response course_page(App& app, Request& req, const Identity& me, const Course& c
   // Refresh first, so the cache facts below say what the page shows.
   Refs refs = refresh_refs(app, c);
   data["course"] = course_row(app, c);
+  // A broken stored credential stops every student's sync: say which one,
+  // so the instructor can tell an admin (no secret, only the prefix).
+  try {
+    if (auto info = app.credentials().info_for(c.repo_url))
+      if (auto problem = courses::credential_problem(*info))
+        data["credential_alert"] = {{"prefix", info->prefix}, {"problem", *problem}, {"admin", me.admin},
+                                    {"url", app.url("/hub/admin/credentials")}};
+  } catch (const std::exception& e) {
+    log::warning("course " + std::to_string(c.id) + ": the credential store cannot be read: " + e.what());
+  }
   if (refs.error) {
     data["refs_error"] = *refs.error;
     data["refs_from_cache"] = !refs.branches.empty();

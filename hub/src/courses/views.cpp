@@ -44,7 +44,12 @@ std::string credential_id(const std::string& prefix) { return crypto::sha256_hex
 
 std::optional<std::string> credential_problem(const gitpuller::CredentialInfo& info) {
   if (info.expired) return "expired on " + info.expires.value_or("?");
-  if (error_after_success(info)) return "was rejected by the server: " + info.last_error.value_or("");
+  if (error_after_success(info)) {
+    // The engine records "rejected by the server: DETAIL"; other errors as they are.
+    std::string error = info.last_error.value_or("");
+    if (error.rfind("rejected by the server", 0) == 0) return "was " + error;
+    return "was rejected by the server: " + error;
+  }
   return std::nullopt;
 }
 
