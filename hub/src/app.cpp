@@ -20,7 +20,7 @@ App::App(std::string prefix, std::shared_ptr<const HubConfig> config)
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pool_ = std::make_unique<WorkerPool>("worker", std::max(4u, 2 * cores));
   cpu_pool_ = std::make_unique<WorkerPool>("hash", cores);
-  io_ = std::make_unique<boost::asio::io_context>();
+  io_ = std::make_unique<boost::asio::io_context>(1);  // run by one thread (http::Server::run)
 }
 
 App::~App() {

@@ -106,8 +106,9 @@ class App {
   // an I/O thread can never block on SQLite by mistake.
   common::Database& db();
 
-  // The I/O context run by the server's threads (timers, sockets, child
-  // process pipes).  Never run blocking work on it.
+  // The server's first I/O context (timers, signals, listeners, and its share
+  // of the connections), run by one thread; the server adds one context per
+  // further I/O thread.  Never run blocking work on it.
   boost::asio::io_context& io() { return *io_; }
 
   // Accounts, sessions, tokens, XSRF (hub/src/auth/auth.hpp).  Set up by

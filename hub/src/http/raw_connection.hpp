@@ -8,8 +8,10 @@
 // need it (compile time).
 //
 // Contract for a TakeoverHandler(std::shared_ptr<RawConnection> c):
-//  * It runs on the connection's strand; c->stream().get_executor() is that
-//    strand, so completion handlers of operations on the stream run there.
+//  * It runs on the connection's executor (its I/O thread: each connection
+//    stays on one thread, and its handlers never run concurrently);
+//    c->stream().get_executor() is that executor, so completion handlers of
+//    operations on the stream, and of sockets created on it, run there.
 //    Post results of blocking work back with net::post(c->stream().get_executor(), ...).
 //  * The request header is parsed: c->request() (hub view, with the route's
 //    params/rest filled) and c->parser() (Beast's header-only parser; build a
@@ -30,10 +32,12 @@
 //        request body was not consumed.
 //    Keep a shared_ptr to c in every pending handler (the usual
 //    shared_from_this discipline); the connection dies with the last one.
-//  * c->on_shutdown(fn): fn runs on the strand when the hub stops gracefully
+//  * c->on_shutdown(fn): fn runs on the connection's executor when the hub stops gracefully
 //    (close your upstream side and the client stream there).  Otherwise the
 //    socket is closed for you at the end of the shutdown grace period.
-//  * One request log line is written at finish() with the status you pass.
+//  * One request log line is written at finish() with the status you pass;
+//    after c->log_failures_only() only when that status is 101 or >= 400
+//    (routes that carry much traffic, like the proxy).
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -58,7 +62,7 @@ namespace net = boost::asio;
 // A TCP stream, optionally under TLS, chosen at run time: one non-template
 // type for the hub's code, usable with every Beast/Asio algorithm
 // (http::async_read, net::async_write, ...).  Handlers complete on the
-// stream's executor (the connection's strand).
+// stream's executor (the connection's I/O thread).
 class FlexStream {
  public:
   using executor_type = beast::tcp_stream::executor_type;
@@ -96,10 +100,14 @@ class RawConnection {
   virtual beast::flat_buffer& buffer() = 0;
   virtual beast::http::request_parser<beast::http::empty_body>& parser() = 0;
   virtual Request& request() = 0;
+  // The same request, shared: stays valid after finish()/respond().
+  virtual std::shared_ptr<Request> shared_request() = 0;
   virtual App& app() = 0;
   virtual void finish(bool keep_alive, int status_for_log) = 0;
   virtual void respond(Response response) = 0;
   virtual void on_shutdown(std::function<void()> callback) = 0;
+  // This request's log line is written only for status 101 or >= 400.
+  virtual void log_failures_only() = 0;
 };
 
 }  // namespace hub::http

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -47,7 +48,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   App& app;
   ServerLimits limits;
-  net::io_context& ioc;
+  net::io_context& ioc;  // context 0: listeners, signals, the hub's timers, and its share of connections
+  // One more context per further I/O thread (run()).  Each context is run by
+  // exactly one thread, so a connection's handlers never run concurrently and
+  // never migrate: no strand, no hand-off between threads per operation.
+  std::vector<std::unique_ptr<net::io_context>> extra_contexts;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> extra_work;
+  std::atomic<std::size_t> next_context{0};
   std::vector<std::shared_ptr<void>> listeners;
   std::vector<std::function<void()>> close_listeners;
   std::unique_ptr<ssl::context> tls_ctx;
@@ -71,9 +78,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       sessions.erase(s);
       last = sessions.empty();
     }
-    if (last && stopping) net::post(ioc, [&ioc = ioc] { ioc.stop(); });
+    if (last && stopping) net::post(ioc, [self = shared_from_this()] { self->stop_contexts(); });
   }
   void shutdown(std::chrono::seconds grace);
+
+  // The executor a new connection lives on: the I/O contexts in turn.
+  // extra_contexts is filled by run() before any thread runs, and never changes after.
+  net::io_context::executor_type next_executor() {
+    std::size_t n = extra_contexts.size() + 1;
+    std::size_t i = next_context.fetch_add(1, std::memory_order_relaxed) % n;
+    return i == 0 ? ioc.get_executor() : extra_contexts[i - 1]->get_executor();
+  }
+  void stop_contexts() {
+    ioc.stop();
+    for (auto& c : extra_contexts) c->stop();
+  }
 };
 
 namespace {
@@ -124,6 +143,7 @@ class Session : public RawConnection, public std::enable_shared_from_this<Sessio
   beast::flat_buffer& buffer() override { return buffer_; }
   bhttp::request_parser<bhttp::empty_body>& parser() override { return *header_parser_; }
   Request& request() override { return *req_; }
+  std::shared_ptr<Request> shared_request() override { return req_; }
   App& app() override { return server_->app; }
   void finish(bool keep_alive, int status_for_log) override {
     net::dispatch(stream_.get_executor(), [self = shared_from_this(), keep_alive, status_for_log] {
@@ -142,6 +162,7 @@ class Session : public RawConnection, public std::enable_shared_from_this<Sessio
       self->write_response(std::move(r));
     });
   }
+  void log_failures_only() override { quiet_success_ = true; }
   void on_shutdown(std::function<void()> callback) override {
     net::dispatch(stream_.get_executor(), [self = shared_from_this(), cb = std::move(callback)]() mutable {
       self->takeover_shutdown_.push_back(std::move(cb));
@@ -186,6 +207,7 @@ class Session : public RawConnection, public std::enable_shared_from_this<Sessio
   bool first_request_ = true;
   bool close_after_ = false;
   bool logged_ = false;
+  bool quiet_success_ = false;  // log_failures_only()
   std::weak_ptr<SseStream> events_;
   std::vector<std::function<void()>> takeover_shutdown_;
 };
@@ -379,6 +401,7 @@ void Session::do_read_header() {
   // Each route has its own body limit, applied once the route is known.
   header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // (boost::none misbehaves in Beast 1.74)
   logged_ = false;
+  quiet_success_ = false;
   close_after_ = false;
   stream_.tcp().expires_after(first_request_ ? server_->limits.header_timeout : server_->limits.keep_alive_timeout);
   bhttp::async_read_header(stream_, buffer_, *header_parser_,
@@ -607,6 +630,7 @@ void Session::events_closed() {
 void Session::log_request(int status) {
   if (logged_ || !req_) return;
   logged_ = true;
+  if (quiet_success_ && status != 101 && status < 400) return;
   std::string who = req_->log_user.empty() ? "" : req_->log_user;
   log::info(std::to_string(status) + " " + req_->method + " " + log::redact_target(req_->target) + " (" + who + "@" +
             remote_ + ") " + format_ms(Clock::now() - started_));
@@ -686,7 +710,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void do_accept() {
-    acceptor_.async_accept(net::make_strand(server_->ioc),
+    acceptor_.async_accept(server_->next_executor(),
                            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
@@ -707,6 +731,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
+      // Responses and relayed bytes go out as they are written: no Nagle delay.
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       std::make_shared<Session>(server_, std::move(socket), kind_, https_port_)->start();
     }
     do_accept();
@@ -745,7 +772,7 @@ void Server::Impl::shutdown(std::chrono::seconds grace) {
   }
   for (auto& s : live) net::post(s->executor(), [s] { s->on_server_shutdown(); });
   if (live.empty()) {
-    net::post(ioc, [&ioc = ioc] { ioc.stop(); });
+    net::post(ioc, [self = shared_from_this()] { self->stop_contexts(); });
     return;
   }
   grace_timer.emplace(ioc);
@@ -753,7 +780,7 @@ void Server::Impl::shutdown(std::chrono::seconds grace) {
   grace_timer->async_wait([this](beast::error_code ec) {
     if (ec) return;
     log::warning("shutdown grace period over; closing the remaining connections");
-    ioc.stop();
+    stop_contexts();
   });
 }
 
@@ -837,10 +864,18 @@ void Server::handle_signals(std::function<void()> on_reload) {
 
 void Server::run(std::size_t threads) {
   if (threads == 0) threads = 1;
+  auto& impl = *impl_;
+  for (std::size_t i = 1; i < threads; ++i) {
+    // Concurrency hint 1: one thread runs it (others may still post to it).
+    impl.extra_contexts.push_back(std::make_unique<net::io_context>(1));
+    impl.extra_work.push_back(net::make_work_guard(*impl.extra_contexts.back()));
+  }
   std::vector<std::thread> extra;
-  for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
+  for (auto& ctx : impl.extra_contexts) extra.emplace_back([c = ctx.get()] { c->run(); });
+  impl.ioc.run();
+  impl.stop_contexts();
   for (auto& t : extra) t.join();
+  impl.extra_work.clear();
 }
 
 void Server::shutdown(std::chrono::seconds grace) {

@@ -1,8 +1,10 @@
 #pragma once
 // The hub's HTTP(S) server: listeners, connections, request dispatch.
 //
-// One io_context (App::io()) run by N threads; each connection runs on its
-// own strand.  Every read and write has a deadline (header, body, write,
+// One io_context per I/O thread (the first is App::io()); each connection is
+// given to one of them in turn and stays there: its handlers all run on that
+// thread, one at a time (what a strand would give, without hand-offs).
+// Accepted sockets have TCP_NODELAY.  Every read and write has a deadline (header, body, write,
 // keep-alive idle), headers and bodies have size limits, and blocking work
 // goes to App::pool() (SyncHandler routes).  One log line per request:
 // status, method, target (secrets redacted), user, client, duration.
