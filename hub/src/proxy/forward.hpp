@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include <string>
 
 #include "proxy/backend_pool.hpp"
+#include "proxy/backend_pool_io.hpp"
 #include "proxy/headers.hpp"
 
 namespace hub::proxy {
@@ -75,6 +77,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   using Done = std::function<void(ForwardResult)>;
   static constexpr std::size_t kBodyPiece = 64 * 1024;
   static constexpr std::size_t kSplicePiece = 16 * 1024;
+  static constexpr std::size_t kFirstRead = 16 * 1024;
 
   Exchange(std::shared_ptr<void> owner, ClientStream& client, beast::flat_buffer& client_buffer,
            http::request_parser<http::empty_body>& parser, BackendPool& pool, ForwardOptions options, Done done)
@@ -99,14 +102,13 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     make_upstream_request(req, up_req_.base(), options_.upstream, websocket_);
     if (parser_.chunked()) up_req_.chunked(true);
     activity(true);
+    // Requests without a body may go on an idle connection of this thread
+    // (one that fails before answering is retried once on a fresh one).
     if (!has_body_ && !websocket_) {
-      if (auto fd = pool_.take(options_.port)) {
-        beast::error_code ec;
-        upstream_.socket().assign(tcp::v4(), *fd, ec);
-        if (!ec) {
-          reused_ = true;
-          return send_request();
-        }
+      if (auto idle = take_idle(pool_, upstream_.get_executor(), options_.port, options_.upstream.token)) {
+        upstream_.socket() = std::move(*idle);
+        reused_ = true;
+        return send_request();
       }
     }
     connect();
@@ -210,6 +212,8 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     res_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     res_parser_->header_limit(64 * 1024);
     if (head_) res_parser_->skip(true);
+    // Room for a header and a small body in one read (an empty flat_buffer reads 512 bytes at a time).
+    if (up_buffer_.capacity() == 0) up_buffer_.reserve(kFirstRead);
     upstream_.expires_after(options_.response_timeout);
     http::async_read_header(upstream_, up_buffer_, *res_parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -250,7 +254,10 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     if (websocket_) client_keep_alive_ = false;  // a refused upgrade: do not guess what follows
     res_.keep_alive(client_keep_alive_);
     res_serializer_.emplace(res_);
-    down_piece_.reset(new char[kBodyPiece]);
+    // A small answer of known length needs a small piece, not 64 KiB.
+    auto length = res_parser_->content_length();
+    down_size_ = length && *length < kBodyPiece ? std::max<std::size_t>(static_cast<std::size_t>(*length), 1) : kBodyPiece;
+    down_piece_.reset(new char[down_size_]);
     relay_response_body();
   }
 
@@ -263,7 +270,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
       return write_response_piece(true);
     }
     res_parser_->get().body().data = down_piece_.get();
-    res_parser_->get().body().size = kBodyPiece;
+    res_parser_->get().body().size = down_size_;
     upstream_.expires_after(options_.io_timeout);
     http::async_read(upstream_, up_buffer_, *res_parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -274,7 +281,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
                                                    "read response body: " + ec.message(), self->has_body_);
                          return self->fail_late("read response body: " + ec.message());
                        }
-                       auto n = kBodyPiece - self->res_parser_->get().body().size;
+                       auto n = self->down_size_ - self->res_parser_->get().body().size;
                        bool last = self->res_parser_->is_done();
                        self->result_.bytes_down += n;
                        self->activity();
@@ -303,10 +310,8 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     if (released_) return;
     released_ = true;
     if (upstream_keep_alive_ && res_parser_->keep_alive() && res_parser_->is_done() && up_buffer_.size() == 0) {
-      beast::error_code ec;
       upstream_.expires_never();
-      int fd = upstream_.socket().release(ec);
-      if (!ec && fd >= 0) pool_.give(options_.port, fd);
+      give_idle(pool_, std::move(upstream_.socket()), options_.port, options_.upstream.token);
     }
   }
 
@@ -353,10 +358,12 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     if (up_buffer_.size() > 0) {
       net::async_write(client_, up_buffer_.data(), [self](beast::error_code ec, std::size_t n) {
         self->up_buffer_.consume(n);
+        self->up_buffer_.shrink_to_fit();
         if (ec) return self->splice_ended();
         self->pump_down();
       });
     } else {
+      up_buffer_.shrink_to_fit();  // the relay has its own pieces: no memory held per WebSocket
       pump_down();
     }
   }
@@ -498,6 +505,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   bool client_plain_ = false;
   unsigned client_version_ = 11;
   int splices_ = 0;
+  std::size_t down_size_ = kBodyPiece;
   std::chrono::steady_clock::time_point last_activity_note_{};
   std::chrono::steady_clock::time_point last_byte_{};
 };

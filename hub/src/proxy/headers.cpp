@@ -2,18 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 namespace hub::proxy {
 namespace {
 
-std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+using boost::beast::iequals;
+using field = http::field;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -21,23 +17,47 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Hop-by-hop fields: the fixed set plus every name listed in Connection.
-std::set<std::string> hop_by_hop(const http::fields& f) {
-  std::set<std::string> names = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                 "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization"};
-  for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
-    std::string_view v = sv(it->value());
-    std::size_t pos = 0;
-    while (pos <= v.size()) {
-      auto comma = v.find(',', pos);
-      if (comma == std::string_view::npos) comma = v.size();
-      auto token = trim(v.substr(pos, comma - pos));
-      if (!token.empty()) names.insert(lower(token));
-      pos = comma + 1;
+// Hop-by-hop fields (RFC 9110 §7.6.1): the fixed set plus every name listed
+// in Connection.  Views into the message's own fields: no copies.
+class HopByHop {
+ public:
+  explicit HopByHop(const http::fields& f) {
+    for (auto it = f.find(field::connection); it != f.end() && it->name() == field::connection; ++it) {
+      std::string_view v = sv(it->value());
+      std::size_t pos = 0;
+      while (pos <= v.size()) {
+        auto comma = v.find(',', pos);
+        if (comma == std::string_view::npos) comma = v.size();
+        auto token = trim(v.substr(pos, comma - pos));
+        if (!token.empty()) listed_.push_back(token);
+        pos = comma + 1;
+      }
     }
   }
-  return names;
-}
+  bool contains(const http::fields::value_type& f) const {
+    switch (f.name()) {
+      case field::connection:
+      case field::keep_alive:
+      case field::proxy_connection:
+      case field::te:
+      case field::trailer:
+      case field::transfer_encoding:
+      case field::upgrade:
+      case field::proxy_authenticate:
+      case field::proxy_authorization:
+        return true;
+      default:
+        break;
+    }
+    auto name = sv(f.name_string());
+    for (auto token : listed_)
+      if (iequals(token, name)) return true;
+    return false;
+  }
+
+ private:
+  std::vector<std::string_view> listed_;
+};
 
 }  // namespace
 
@@ -83,37 +103,52 @@ std::string strip_cookies(std::string_view header, const std::vector<std::string
 void make_upstream_request(const http::request_header<>& in, http::request_header<>& out,
                            const UpstreamContext& ctx, bool websocket) {
   out.method_string(in.method_string());
-  out.target(strip_query_param(sv(in.target()), "token"));
+  auto target = sv(in.target());
+  if (target.find("token=") != std::string_view::npos) out.target(strip_query_param(target, "token"));
+  else out.target(in.target());
   out.version(11);
-  auto drop = hop_by_hop(in);
-  drop.insert("expect");
-  drop.insert("authorization");
-  drop.insert("cookie");
-  drop.insert("x-forwarded-for");
-  drop.insert("x-forwarded-proto");
-  drop.insert("content-length");
+  HopByHop hop(in);
   std::string forwarded_for;
   for (const auto& f : in) {
-    std::string name = lower(sv(f.name_string()));
-    if (name == "x-forwarded-for") {
-      forwarded_for += (forwarded_for.empty() ? "" : ", ") + std::string(sv(f.value()));
+    switch (f.name()) {
+      case field::expect:
+      case field::authorization:
+      case field::content_length:  // set below, once
+        continue;
+      case field::cookie: {
+        auto kept = strip_cookies(sv(f.value()), ctx.strip_cookies);
+        if (!kept.empty()) out.insert(field::cookie, kept);
+        continue;
+      }
+      default:
+        break;
+    }
+    auto name = sv(f.name_string());
+    if (iequals(name, "x-forwarded-for")) {
+      if (!forwarded_for.empty()) forwarded_for += ", ";
+      forwarded_for += sv(f.value());
       continue;
     }
-    if (name == "cookie") {
-      auto kept = strip_cookies(sv(f.value()), ctx.strip_cookies);
-      if (!kept.empty()) out.insert(http::field::cookie, kept);
-      continue;
-    }
-    if (drop.count(name)) continue;
-    out.insert(f.name_string(), f.value());
+    if (iequals(name, "x-forwarded-proto") || hop.contains(f)) continue;
+    out.insert(f.name(), f.name_string(), f.value());
   }
-  if (in.count(http::field::content_length)) out.set(http::field::content_length, in[http::field::content_length]);
-  out.set(http::field::authorization, "token " + ctx.token);
-  out.set("X-Forwarded-For", forwarded_for.empty() ? ctx.client_addr : forwarded_for + ", " + ctx.client_addr);
+  if (auto it = in.find(field::content_length); it != in.end()) out.set(field::content_length, it->value());
+  std::string auth;
+  auth.reserve(6 + ctx.token.size());
+  auth += "token ";
+  auth += ctx.token;
+  out.set(field::authorization, auth);
+  if (forwarded_for.empty()) {
+    out.set("X-Forwarded-For", ctx.client_addr);
+  } else {
+    forwarded_for += ", ";
+    forwarded_for += ctx.client_addr;
+    out.set("X-Forwarded-For", forwarded_for);
+  }
   out.set("X-Forwarded-Proto", ctx.client_secure ? "https" : "http");
   if (websocket) {
-    out.set(http::field::connection, "Upgrade");
-    out.set(http::field::upgrade, "websocket");
+    out.set(field::connection, "Upgrade");
+    out.set(field::upgrade, "websocket");
   }
 }
 
@@ -122,17 +157,15 @@ void make_client_response(const http::response_header<>& in, http::response_head
   out.reason(in.reason());
   out.version(11);
   bool upgrade = in.result() == http::status::switching_protocols;
-  auto drop = hop_by_hop(in);
-  drop.insert("content-length");
+  HopByHop hop(in);
   for (const auto& f : in) {
-    std::string name = lower(sv(f.name_string()));
-    if (drop.count(name)) continue;
-    out.insert(f.name_string(), f.value());
+    if (f.name() == field::content_length || hop.contains(f)) continue;
+    out.insert(f.name(), f.name_string(), f.value());
   }
-  if (in.count(http::field::content_length)) out.set(http::field::content_length, in[http::field::content_length]);
+  if (auto it = in.find(field::content_length); it != in.end()) out.set(field::content_length, it->value());
   if (upgrade) {
-    out.set(http::field::connection, "Upgrade");
-    if (in.count(http::field::upgrade)) out.set(http::field::upgrade, in[http::field::upgrade]);
+    out.set(field::connection, "Upgrade");
+    if (auto it = in.find(field::upgrade); it != in.end()) out.set(field::upgrade, it->value());
   }
 }
 
