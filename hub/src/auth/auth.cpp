@@ -57,7 +57,7 @@ std::optional<std::string> Auth::token_of(const http::Request& req) const {
   return std::nullopt;
 }
 
-std::optional<Identity> Auth::lookup_cached(const std::string& key) {
+std::optional<Auth::Cached> Auth::lookup_cached_entry(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = cache_.find(key);
   if (it == cache_.end()) return std::nullopt;
@@ -65,7 +65,13 @@ std::optional<Identity> Auth::lookup_cached(const std::string& key) {
     cache_.erase(it);
     return std::nullopt;
   }
-  return it->second.identity;
+  return it->second;
+}
+
+std::optional<Identity> Auth::lookup_cached(const std::string& key) {
+  auto hit = lookup_cached_entry(key);
+  if (!hit) return std::nullopt;
+  return std::move(hit->identity);
 }
 
 bool Auth::allowed_by_config(std::string_view name, bool admin) const {
@@ -129,16 +135,57 @@ std::optional<Identity> Auth::identify(http::Request& req) {
   return post_checks(std::move(who), req);
 }
 
+namespace {
+
+// In front of the shared cache, per I/O thread: credentials exactly as they
+// arrived (the token, or the whole signed cookie) that the shared cache
+// vouched for, so a request with a known credential costs no hashing, no
+// signature check and no shared lock.  An entry lives no longer than the
+// shared entry it copies, and dies with any forget_user()/end_session()
+// (the generation).  Bounded; emptied when full.
+struct FrontEntry {
+  const Auth* owner;
+  std::uint64_t generation;
+  Identity identity;
+  std::chrono::steady_clock::time_point expires;
+};
+constexpr std::size_t kFrontMax = 4096;
+
+std::unordered_map<std::string, FrontEntry>& front_cache() {
+  thread_local std::unordered_map<std::string, FrontEntry> cache;
+  return cache;
+}
+
+}  // namespace
+
 void Auth::identify_async(std::shared_ptr<http::Request> req, std::function<void(std::optional<Identity>)> done) {
-  std::optional<std::string> key;
+  std::string raw;
   auto token = token_of(*req);
   if (token) {
-    if (!token->empty()) key = "t:" + crypto::sha256_hex(*token);
-  } else if (auto s = session_key(*req)) {
-    key = "s:" + *s;
+    if (token->empty()) return done(std::nullopt);
+    raw = "t:" + *token;
+  } else if (auto cookie = req->cookie(kSessionCookie)) {
+    raw = "c:" + *cookie;
+  } else {
+    return done(std::nullopt);
   }
+  auto now = std::chrono::steady_clock::now();
+  auto generation = generation_.load(std::memory_order_acquire);
+  auto& front = front_cache();
+  if (auto it = front.find(raw); it != front.end()) {
+    const auto& e = it->second;
+    if (e.owner == this && e.generation == generation && e.expires > now) return done(post_checks(e.identity, *req));
+    front.erase(it);
+  }
+  std::optional<std::string> key;
+  if (token) key = "t:" + crypto::sha256_hex(*token);
+  else if (auto s = session_key(*req)) key = "s:" + *s;
   if (!key) return done(std::nullopt);
-  if (auto hit = lookup_cached(*key)) return done(post_checks(std::move(hit), *req));
+  if (auto hit = lookup_cached_entry(*key)) {
+    if (front.size() >= kFrontMax) front.clear();
+    front.insert_or_assign(std::move(raw), FrontEntry{this, generation, hit->identity, hit->expires});
+    return done(post_checks(std::move(hit->identity), *req));
+  }
   app_.pool().post([this, req, done = std::move(done)] { done(identify(*req)); });
 }
 
@@ -221,6 +268,7 @@ void Auth::end_session(common::Database& db, const http::Request& req, http::Res
     db.prepare("DELETE FROM sessions WHERE id = ?").bind(1, *key).run();
     std::lock_guard lock(mutex_);
     cache_.erase("s:" + *key);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   res.clear_cookie(kSessionCookie, cookie_options(req, true));
 }
@@ -228,6 +276,7 @@ void Auth::end_session(common::Database& db, const http::Request& req, http::Res
 void Auth::forget_user(std::int64_t user_id) {
   std::lock_guard lock(mutex_);
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.identity.user_id == user_id; });
+  generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 std::string Auth::safe_next(std::string_view next) const {

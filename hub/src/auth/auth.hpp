@@ -17,6 +17,7 @@
 // Thread-safety: all members are thread-safe.  identify() and the require_*
 // helpers block on SQLite on a cache miss: call them on worker threads
 // (SyncHandler).  On an I/O thread (take-over handlers) use identify_async().
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -63,7 +64,8 @@ class Auth {
   // awaiting approval.  Sets req.log_user.  Worker threads only.
   std::optional<Identity> identify(http::Request& req);
   // Same, for I/O threads: `done` runs inline on a cache hit, else later on
-  // a worker thread (post back to your strand).
+  // a worker thread (post back to your connection's executor).  A credential
+  // seen before on this thread is recognised without hashing or locking.
   void identify_async(std::shared_ptr<http::Request> req, std::function<void(std::optional<Identity>)> done);
 
   // Pages: the user, or HttpError::redirect to /hub/login?next=<this page>.
@@ -117,12 +119,16 @@ class Auth {
   std::optional<std::string> session_key(const http::Request& req) const;
   std::optional<std::string> token_of(const http::Request& req) const;
   std::optional<Identity> lookup_cached(const std::string& key);
+  std::optional<Cached> lookup_cached_entry(const std::string& key);
   std::optional<Identity> post_checks(std::optional<Identity> who, http::Request& req);
 
   App& app_;
   std::string secret_;
   std::mutex mutex_;
   std::unordered_map<std::string, Cached> cache_;
+  // Bumped by every invalidation (forget_user, end_session): the I/O
+  // threads' front caches (identify_async) drop entries made before.
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace hub
