@@ -60,7 +60,7 @@ class ProxyRoute {
   ProxyRoute(App& app, std::shared_ptr<UserServers> mod) : app_(app), mod_(std::move(mod)) {}
 
   void handle(std::shared_ptr<http::RawConnection> c) {
-    auto req = std::make_shared<Request>(c->request());
+    auto req = c->shared_request();
     if (req->rest.empty() && (req->path.empty() || req->path.back() != '/')) {
       std::string to = req->path + "/" + (req->query.empty() ? "" : "?" + req->query);
       return c->respond(Response::redirect(to));
@@ -94,19 +94,19 @@ class ProxyRoute {
           return c->respond(error(*req, api, 403, "cross-origin request refused"));
       }
     }
-    auto info = mod_->spawner().route(name);
-    if (!info || info->state != ServerState::running) return not_running(c, req, api, info);
-    if (req->rest.empty() && req->method == "GET" && !info->landing.empty()) {
-      std::string to = info->url_prefix + info->landing + (req->query.empty() ? "" : "?" + req->query);
+    auto target = mod_->proxy_target(name);
+    if (!target || target->state != ServerState::running) return not_running(c, req, api, target.get());
+    if (req->rest.empty() && req->method == "GET" && !target->landing.empty()) {
+      std::string to = target->url_prefix + target->landing + (req->query.empty() ? "" : "?" + req->query);
       return c->respond(Response::redirect(to));
     }
-    forward(c, req, api, *info);
+    forward(c, req, api, std::move(target));
   }
 
   void not_running(const std::shared_ptr<http::RawConnection>& c, const std::shared_ptr<Request>& req, bool api,
-                   const std::optional<ServerRoute>& info) {
+                   const ProxyTarget* target) {
     const std::string name = req->params[0];
-    auto state = info ? info->state : ServerState::stopped;
+    auto state = target ? target->state : ServerState::stopped;
     if (api || req->method != "GET") {
       return c->respond(Response::json_error(
           503, state == ServerState::starting ? "the server of " + name + " is starting"
@@ -131,19 +131,16 @@ class ProxyRoute {
   }
 
   void forward(const std::shared_ptr<http::RawConnection>& c, const std::shared_ptr<Request>& req, bool api,
-               const ServerRoute& info) {
+               std::shared_ptr<const ProxyTarget> target) {
     proxy::ForwardOptions o;
-    o.port = info.port;
-    o.upstream.token = info.token;
+    o.port = target->port;
+    o.upstream.token = target->token;
     o.upstream.client_addr = req->remote_addr;
     o.upstream.client_secure = req->secure;
     o.upstream.strip_cookies = {Auth::kSessionCookie};
-    auto mod = mod_;
-    std::string name = req->params[0];
-    o.on_activity = [mod, name] { mod->spawner().note_activity(name); };
-    // Answers are written as they come: no Nagle delay on small writes.
-    boost::beast::error_code nodelay_ec;
-    c->stream().tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true), nodelay_ec);
+    o.on_activity = [mod = mod_, req, target = std::move(target)] { mod->note_proxy_activity(req->params[0], *target); };
+    // Proxied traffic is heavy: the log keeps failures and WebSockets.
+    c->log_failures_only();
     // A graceful hub shutdown ends relays (long WebSockets) by closing the client side.
     c->on_shutdown([c] {
       boost::beast::error_code ec;

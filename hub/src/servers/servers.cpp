@@ -317,7 +317,11 @@ void add_pages(App& app, const std::shared_ptr<UserServers> mod) {
 
 }  // namespace
 
-UserServers::UserServers(App& app) : app_(app) {
+namespace {
+std::atomic<std::uint64_t> next_instance{1};
+}
+
+UserServers::UserServers(App& app) : app_(app), instance_(next_instance.fetch_add(1)) {
   auto cfg = app.config();
   SpawnerOptions o = spawner_options(app.prefix(), *cfg);
   spawner_ = std::make_unique<Spawner>(o);
@@ -361,31 +365,76 @@ void UserServers::when_settled(const std::string& user, std::function<void(const
   }
   // A state change may have happened before the waiter was registered.
   auto info = spawner_->find(user);
-  if (info && (info->state == ServerState::running || info->state == ServerState::stopped)) on_state(*info);
+  if (info) settle(*info);
 }
 
 void UserServers::on_state(const ServerInfo& info) {
-  std::vector<std::function<void(const ServerInfo&)>> ready;
+  publish_route(info);
+  settle(info);
+}
+
+void UserServers::publish_route(const ServerInfo& info) {
   std::optional<int> drop_port;
   {
     std::lock_guard lock(mutex_);
-    if (info.state == ServerState::running) {
-      ports_[info.user] = info.port;
-    } else if (info.state == ServerState::stopped) {
-      auto it = ports_.find(info.user);
-      if (it != ports_.end()) {
-        drop_port = it->second;
-        ports_.erase(it);
-      }
+    auto next = std::make_shared<RouteTable>(*routes_);
+    auto it = next->find(info.user);
+    int old_port = it != next->end() ? it->second->port : 0;
+    if (info.state == ServerState::stopped) {
+      if (it != next->end()) next->erase(it);
+      if (old_port) drop_port = old_port;
+    } else {
+      auto t = std::make_shared<ProxyTarget>();
+      t->state = info.state;
+      t->port = info.port;
+      t->token = info.token;
+      t->url_prefix = info.url_prefix;
+      t->landing = info.landing;
+      (*next)[info.user] = std::move(t);
+      if (old_port && old_port != info.port) drop_port = old_port;
     }
-    if (info.state == ServerState::running || info.state == ServerState::stopped) {
-      auto [b, e] = waiters_.equal_range(info.user);
-      for (auto it = b; it != e; ++it) ready.push_back(std::move(it->second));
-      waiters_.erase(b, e);
-    }
+    routes_ = std::move(next);
+    routes_version_.fetch_add(1, std::memory_order_release);
   }
   if (drop_port) pool_.drop(*drop_port);
+}
+
+void UserServers::settle(const ServerInfo& info) {
+  if (info.state != ServerState::running && info.state != ServerState::stopped) return;
+  std::vector<std::function<void(const ServerInfo&)>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    auto [b, e] = waiters_.equal_range(info.user);
+    for (auto it = b; it != e; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(b, e);
+  }
   for (auto& fn : ready) fn(info);
+}
+
+std::shared_ptr<const ProxyTarget> UserServers::proxy_target(const std::string& user) const {
+  struct Copy {
+    std::uint64_t instance = 0;
+    std::uint64_t version = 0;
+    std::shared_ptr<const RouteTable> table;
+  };
+  thread_local Copy copy;
+  auto version = routes_version_.load(std::memory_order_acquire);
+  if (copy.instance != instance_ || copy.version != version || !copy.table) {
+    std::lock_guard lock(mutex_);
+    copy.instance = instance_;
+    copy.version = routes_version_.load(std::memory_order_relaxed);
+    copy.table = routes_;
+  }
+  auto it = copy.table->find(user);
+  return it == copy.table->end() ? nullptr : it->second;
+}
+
+void UserServers::note_proxy_activity(const std::string& user, const ProxyTarget& target) {
+  auto now = std::chrono::system_clock::now();
+  auto second = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (target.noted.load(std::memory_order_relaxed) == second) return;
+  if (target.noted.exchange(second, std::memory_order_relaxed) == second) return;
+  spawner_->note_activity(user, now);
 }
 
 nlohmann::json UserServers::servers_model(const std::string& user) {

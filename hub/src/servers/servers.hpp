@@ -16,11 +16,14 @@
 // Hooks: on_start adopts the servers of an earlier hub process and starts
 // the culler; on_reload reconfigures the spawner; on_user_deleted stops the
 // user's server; user_servers gives the REST model its "servers".
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +34,19 @@
 namespace hub {
 
 class App;
+
+// What the proxy needs of a user's server, shared by all requests to it.
+// Made afresh at each state change of the server and never modified after,
+// except `noted`.
+struct ProxyTarget {
+  ServerState state = ServerState::stopped;
+  int port = 0;
+  std::string token;       // also tells one start of a server from the next
+  std::string url_prefix;
+  std::string landing;
+  // The second (Unix time) of the last activity passed on to the spawner.
+  mutable std::atomic<std::int64_t> noted{0};
+};
 
 class UserServers {
  public:
@@ -46,6 +62,14 @@ class UserServers {
   // already is and `settled_now` says so.
   void when_settled(const std::string& user, std::function<void(const ServerInfo&)> fn);
 
+  // The route to the user's server (nullptr: none starting or running), for
+  // each proxied request.  Lock-free: each I/O thread keeps its own copy of
+  // the routing table and takes the new one when a server changes state.
+  std::shared_ptr<const ProxyTarget> proxy_target(const std::string& user) const;
+  // A proxied request or WebSocket message reached `target`: passed on to
+  // the spawner's activity record at most once a second per server.
+  void note_proxy_activity(const std::string& user, const ProxyTarget& target);
+
   // JupyterHub's server model ({} when stopped), for the REST user model.
   nlohmann::json servers_model(const std::string& user);
 
@@ -58,15 +82,20 @@ class UserServers {
   void shutdown();
 
  private:
-  void on_state(const ServerInfo& info);
+  using RouteTable = std::unordered_map<std::string, std::shared_ptr<const ProxyTarget>>;
+  void on_state(const ServerInfo& info);   // the spawner's listener
+  void publish_route(const ServerInfo& info);
+  void settle(const ServerInfo& info);     // runs the waiters of a settled server
 
   App& app_;
   proxy::BackendPool pool_;
   std::unique_ptr<Spawner> spawner_;
   std::unique_ptr<Culler> culler_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::multimap<std::string, std::function<void(const ServerInfo&)>> waiters_;
-  std::map<std::string, int> ports_;
+  std::shared_ptr<const RouteTable> routes_ = std::make_shared<RouteTable>();  // copied on write, under mutex_
+  std::atomic<std::uint64_t> routes_version_{0};
+  const std::uint64_t instance_;  // tells the I/O threads' copies of different instances apart
 };
 
 // hub/src/servers/proxy_route.cpp: the /user/<name>/... take-over route.
