@@ -243,7 +243,10 @@ class Spawner {
   SpawnerOptions options() const;
 
   // Blocking helpers for the CLI and tests.  Wait until the server is running
-  // (or no longer starting) / has stopped; return the final snapshot.
+  // (or no longer starting) / has stopped; return the final snapshot.  A
+  // state counts as reached once the listener has returned from hearing it,
+  // so the listener's side is up to date when these return (never call them
+  // from the listener for the same user: they would time out).
   std::optional<ServerInfo> wait_until_settled(const std::string& user, std::chrono::milliseconds timeout);
   bool wait_until_stopped(const std::string& user, std::chrono::milliseconds timeout);
 

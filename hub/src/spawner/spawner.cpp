@@ -390,6 +390,10 @@ class Spawner::Impl {
 
   std::mutex listener_mutex_;
   std::map<std::string, std::uint64_t> delivered_;
+  // Per user, the last state version the listener has returned from (under
+  // mutex_): the waits count a state as reached only once it was heard.
+  std::map<std::string, std::uint64_t> heard_;
+  bool heard(const Server& s) const;  // under mutex_
 
   std::mutex db_mutex_;
   std::unique_ptr<sp::Store> store_;
@@ -528,17 +532,37 @@ std::shared_ptr<Server> Spawner::Impl::get_or_create(const std::string& user) {
 void Spawner::Impl::changed(Server& s, std::unique_lock<std::mutex>& lock) {
   std::uint64_t version = ++s.version;
   ServerInfo info = snapshot(s);
+  if (!listener_) {
+    heard_[s.user] = version;
+    cv_.notify_all();
+    lock.unlock();
+    return;
+  }
   cv_.notify_all();
   lock.unlock();
-  if (!listener_) return;
-  std::lock_guard l(listener_mutex_);
-  auto& last = delivered_[info.user];
-  if (version <= last) return;
-  last = version;
-  try {
-    listener_(info);
-  } catch (...) {
+  {
+    std::lock_guard l(listener_mutex_);
+    auto& last = delivered_[info.user];
+    if (version > last) {
+      last = version;
+      try {
+        listener_(info);
+      } catch (...) {
+      }
+    }
   }
+  // Only now do wait_settled()/wait_stopped() see this state: whoever waited
+  // finds the listener's side (the hub's routes, a test's record) up to date.
+  std::lock_guard again(mutex_);
+  auto& heard = heard_[info.user];
+  heard = std::max(heard, version);
+  cv_.notify_all();
+}
+
+bool Spawner::Impl::heard(const Server& s) const {
+  if (s.version == 0) return true;
+  auto it = heard_.find(s.user);
+  return it != heard_.end() && it->second >= s.version;
 }
 
 void Spawner::Impl::spawn_op(std::function<void()> fn) {
@@ -722,8 +746,8 @@ std::optional<ServerInfo> Spawner::Impl::wait_settled(const std::string& user, s
   std::unique_lock lock(mutex_);
   auto settled = [&] {
     auto s = get(user);
-    return !s || s->state == ServerState::running ||
-           (s->state == ServerState::stopped && !s->op_running);
+    return !s || (heard(*s) && (s->state == ServerState::running ||
+                                (s->state == ServerState::stopped && !s->op_running)));
   };
   cv_.wait_for(lock, timeout, settled);
   auto s = get(user);
@@ -735,7 +759,7 @@ bool Spawner::Impl::wait_stopped(const std::string& user, std::chrono::milliseco
   std::unique_lock lock(mutex_);
   return cv_.wait_for(lock, timeout, [&] {
     auto s = get(user);
-    return !s || (s->state == ServerState::stopped && !s->alive && !s->op_running);
+    return !s || (s->state == ServerState::stopped && !s->alive && !s->op_running && heard(*s));
   });
 }
 
