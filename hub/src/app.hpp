@@ -44,6 +44,11 @@ struct Hooks {
   // After the database is migrated, before the server listens; on a worker
   // thread (may block).  E.g. the spawner re-adopts running servers here.
   std::vector<std::function<void()>> on_start;
+  // Once the listeners are bound, before the I/O threads run; on the main
+  // thread.  `hub_api_url` is where processes on this machine reach the
+  // hub's REST API (e.g. http://127.0.0.1:8000/hub/api): the spawner hands
+  // it to single-user servers as JUPYTERHUB_API_URL.
+  std::vector<std::function<void(const std::string& hub_api_url)>> on_listening;
   // After SIGHUP (or `coursehub config reload`) installed a new config; on a
   // worker thread.  Not called when the new file was invalid.
   std::vector<std::function<void(const HubConfig& before, const HubConfig& now)>> on_reload;

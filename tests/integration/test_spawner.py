@@ -77,7 +77,7 @@ def stop_everything(prefix, *args):
 
 
 def test_a_local_server_answers_its_token_only_and_runs_a_kernel(prefix, drivers):
-    d = drivers(prefix)
+    d = drivers(prefix, "--hub-api-url", "http://127.0.0.1:8000/hub/api")
     try:
         info = d.start_and_wait("alice", timeout_ms=START_MS)
         assert info["state"] == "running", info
@@ -100,6 +100,11 @@ def test_a_local_server_answers_its_token_only_and_runs_a_kernel(prefix, drivers
         assert env[b"JUPYTER_TOKEN"].decode() == info["token"]
         assert env[b"JUPYTERHUB_USER"] == b"alice"
         assert env[b"JUPYTERHUB_SERVICE_PREFIX"] == b"/user/alice/"
+        # What Jupyter's single-user extensions read to talk back to the hub.
+        assert env[b"JUPYTERHUB_API_TOKEN"].decode() == info["token"]
+        assert env[b"JUPYTERHUB_BASE_URL"] == b"/"
+        assert env[b"JUPYTERHUB_API_URL"] == b"http://127.0.0.1:8000/hub/api"
+        assert env[b"JUPYTERHUB_ACTIVITY_URL"] == b"http://127.0.0.1:8000/hub/api/users/alice/activity"
         assert env[b"PATH"].split(b":")[0] == str(prefix / "user" / "bin").encode()
         assert env[b"HOME"] == info["home"].encode()
         # Its own session: a hub killed with SIGKILL does not take it along.

@@ -130,6 +130,17 @@ def test_a_user_reaches_their_own_server_and_nobody_else_does(hub):
     k = Kernel(hub.url + "user/alice/", same_origin)
     try:
         assert k.execute("6*7")["text"] == "42"
+        # The server (and its kernels) know where the hub's API is, as
+        # Jupyter's single-user extensions expect, and it answers there.
+        env = json.loads(k.execute("import json, os\nprint(json.dumps({k: v for k, v in os.environ.items() "
+                                   "if k.startswith('JUPYTERHUB_')}))")["text"])
+        assert env["JUPYTERHUB_API_URL"] == hub.url + "hub/api"
+        assert env["JUPYTERHUB_ACTIVITY_URL"] == hub.url + "hub/api/users/alice/activity"
+        assert env["JUPYTERHUB_USER"] == "alice" and env["JUPYTERHUB_SERVICE_PREFIX"] == "/user/alice/"
+        assert env["JUPYTERHUB_BASE_URL"] == "/" and env["JUPYTERHUB_API_TOKEN"]
+        answer = k.execute("import os, urllib.request\n"
+                           "print(urllib.request.urlopen(os.environ['JUPYTERHUB_API_URL']).read().decode())")
+        assert "version" in json.loads(answer["text"]), answer
     finally:
         k.close()
 

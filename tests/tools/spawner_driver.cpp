@@ -5,7 +5,7 @@
 //
 //   spawner_driver --prefix P [--mode local|system] [--db FILE] [--memory BYTES]
 //                  [--cpu N] [--timeout-ms N] [--cmd ARG]... [--default-app A]
-//                  [--cgroup-base DIR|none]
+//                  [--cgroup-base DIR|none] [--hub-api-url URL]
 // Commands (one per line, words separated by spaces):
 //   start NAME [admin]        stop NAME             adopt
 //   wait NAME MS              wait_stopped NAME MS  info NAME
@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     else if (a == "--cmd") o.cmd.push_back(next());
     else if (a == "--default-app") o.default_app = next();
     else if (a == "--cgroup-base") o.cgroup_base = next();
+    else if (a == "--hub-api-url") o.hub_api_url = next();
     else {
       std::cerr << "unknown option " << a << "\n";
       return 2;

@@ -66,6 +66,13 @@ std::string url_host(const std::string& address) {
   return address;
 }
 
+// The host this machine's own processes use to reach a listener.
+std::string local_host(const std::string& address) {
+  if (address.empty() || address == "::" || address == "0.0.0.0") return "127.0.0.1";
+  if (address.find(':') != std::string::npos) return "[" + address + "]";
+  return address;
+}
+
 }  // namespace
 
 int cmd_serve(const Argv& argv) {
@@ -130,6 +137,7 @@ int cmd_serve(const Argv& argv) {
 
   http::Server server(app);
   std::string url;
+  std::string api_url;  // for single-user servers on this machine
   try {
     if (config->https_enabled) {
       if (config->https_tls_cert.empty() || config->https_tls_key.empty()) {
@@ -141,16 +149,19 @@ int cmd_serve(const Argv& argv) {
                                            config->https_tls_key);
       int http_port = server.listen_redirect_to_https(config->http_address, config->http_port, https_port);
       url = "https://" + url_host(config->https_address) + ":" + std::to_string(https_port) + app.url("/");
+      api_url = "https://" + local_host(config->https_address) + ":" + std::to_string(https_port) + app.url("/hub/api");
       log::info("redirecting http://" + url_host(config->http_address) + ":" + std::to_string(http_port) + "/ to HTTPS");
     } else {
       int port = server.listen_http(config->http_address, config->http_port);
       url = "http://" + url_host(config->http_address) + ":" + std::to_string(port) + app.url("/");
+      api_url = "http://" + local_host(config->http_address) + ":" + std::to_string(port) + app.url("/hub/api");
     }
   } catch (const std::exception& e) {
     std::cerr << "error: listen: " << e.what() << "\n";
     return 1;
   }
   app.public_url = url;
+  for (auto& hook : app.hooks().on_listening) hook(api_url);
 
   server.handle_signals([&app, prefix, overrides] {
     auto before = app.config();

@@ -352,6 +352,23 @@ UserServers::~UserServers() { shutdown(); }
 
 void UserServers::start_culler() { culler_->start(); }
 
+void UserServers::reconfigure(const HubConfig& config) {
+  SpawnerOptions o = spawner_options(app_.prefix(), config);
+  {
+    std::lock_guard lock(mutex_);
+    o.hub_api_url = hub_api_url_;
+  }
+  spawner_->reconfigure(o);
+}
+
+void UserServers::set_hub_api_url(std::string url) {
+  {
+    std::lock_guard lock(mutex_);
+    hub_api_url_ = std::move(url);
+  }
+  reconfigure(*app_.config());
+}
+
 void UserServers::shutdown() {
   if (culler_) culler_->stop();
 }
@@ -470,9 +487,8 @@ void add_server_routes(App& app) {
   });
   // After adoption, so adopted servers are culled by the same rules.
   hooks.on_start.push_back([mod] { mod->start_culler(); });
-  hooks.on_reload.push_back([&app, mod](const HubConfig&, const HubConfig& now) {
-    mod->spawner().reconfigure(spawner_options(app.prefix(), now));
-  });
+  hooks.on_reload.push_back([mod](const HubConfig&, const HubConfig& now) { mod->reconfigure(now); });
+  hooks.on_listening.push_back([mod](const std::string& api_url) { mod->set_hub_api_url(api_url); });
   hooks.on_user_deleted.push_back([mod](const std::string& name) {
     if (mod->spawner().stop(name)) mod->spawner().wait_until_stopped(name, std::chrono::seconds(60));
   });

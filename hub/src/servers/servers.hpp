@@ -79,6 +79,10 @@ class UserServers {
 
   // Starts the periodic culler (services.cull.enabled is checked at each pass).
   void start_culler();
+  // Spawner options from `config`, with the hub's API URL once known
+  // (set_hub_api_url), for the servers started from now on.
+  void reconfigure(const HubConfig& config);
+  void set_hub_api_url(std::string url);
   void shutdown();
 
  private:
@@ -95,7 +99,8 @@ class UserServers {
   std::multimap<std::string, std::function<void(const ServerInfo&)>> waiters_;
   std::shared_ptr<const RouteTable> routes_ = std::make_shared<RouteTable>();  // copied on write, under mutex_
   std::atomic<std::uint64_t> routes_version_{0};
-  const std::uint64_t instance_;  // tells the I/O threads' copies of different instances apart
+  const std::uint64_t instance_;
+  std::string hub_api_url_;  // under mutex_  // tells the I/O threads' copies of different instances apart
 };
 
 // hub/src/servers/proxy_route.cpp: the /user/<name>/... take-over route.
