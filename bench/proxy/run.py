@@ -2,7 +2,7 @@
 """bench/proxy: the hub's reverse proxy and spawner against their baselines,
 side by side in one run, on this machine.
 
-    bench/proxy/run.py [--seconds 10] [--quick] [--no-jupyterhub]
+    bench/proxy/run.py [--seconds 10] [--rounds 3] [--quick] [--no-jupyterhub]
 
 Measures (same small backend everywhere: bench_backend, 1 KiB answers and a
 WebSocket echo):
@@ -11,6 +11,13 @@ WebSocket echo):
     default proxy, from npm), through coursehub (a logged-in user's
     /user/<name>/ route, the backend started by the hub's spawner);
   * WebSocket echo messages/s, direct / CHP / hub;
+  * for both, the proxy process's CPU time per request/message (user +
+    system, from /proc), which depends far less on what else the machine
+    is doing than the rates do;
+  The HTTP and WebSocket runs are repeated --rounds times, the targets
+  interleaved within each round, so load from other processes on the
+  machine falls on all of them alike; tables give the median of the rounds
+  and each round's ratio.
   * login -> first proxied 200 of a real Jupyter server through the hub, vs
     that server's own start-up time measured alone (the hub's part is the
     difference);
@@ -89,6 +96,13 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_rss_kb(pid):
@@ -308,14 +322,15 @@ c.ConfigurableHTTPProxy.pid_file = '{root}/chp.pid'
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="3 s runs, 2 repetitions (a smoke test)")
+    ap.add_argument("--runs", type=int, default=5, help="start-up measurements (median)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the HTTP and WebSocket runs (median)")
+    ap.add_argument("--quick", action="store_true", help="3 s runs, 2 repetitions, 1 round (a smoke test)")
     ap.add_argument("--no-jupyterhub", action="store_true")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--http-only", action="store_true", help="only the HTTP and WebSocket rates (while tuning)")
     args = ap.parse_args()
     if args.quick:
-        args.seconds, args.runs = 3, 2
+        args.seconds, args.runs, args.rounds = 3, 2, 1
     if not args.no_build:
         build()
     root = pathlib.Path(tempfile.mkdtemp(prefix="bench-proxy-"))
@@ -334,22 +349,42 @@ def main():
         hub_idle = rss_kb(hub.proc.pid)
         hub.start_server("bench", token)
         auth = [f"Authorization: token {token}"]
-        targets = [("direct", f"http://127.0.0.1:{bport}/user/bench/x", ()),
-                   ("configurable-http-proxy 5.3", f"http://127.0.0.1:{cport}/user/bench/x", ()),
-                   ("coursehub", hub.url + "user/bench/x", auth)]
-        http = {}
-        for conns in (64, 1):
-            for label, url, hdrs in targets:
-                http[(label, conns)] = wrk(url, conns, args.seconds, hdrs)
         hub_port = int(hub.url.split(":")[2].split("/")[0])
-        ws = {}
-        for conns in (10, 64):
-            ws[("direct", conns)] = ws_load(bport, "/user/bench/ws", conns, args.seconds)
-            ws[("configurable-http-proxy 5.3", conns)] = ws_load(cport, "/user/bench/ws", conns, args.seconds)
-            ws[("coursehub", conns)] = ws_load(hub_port, "/user/bench/ws", conns, args.seconds, auth)
+        # (label, HTTP url, WebSocket port, headers, the proxy's pid)
+        targets = [("direct", f"http://127.0.0.1:{bport}/user/bench/x", bport, (), None),
+                   ("configurable-http-proxy 5.3", f"http://127.0.0.1:{cport}/user/bench/x", cport, (), chp.pid),
+                   ("coursehub", hub.url + "user/bench/x", hub_port, auth, hub.proc.pid)]
+        http_rounds, ws_rounds = [], []
+        for _ in range(args.rounds):
+            http_round, ws_round = {}, {}
+            for conns in (64, 1):
+                for label, url, _, hdrs, pid in targets:
+                    cpu0 = cpu_seconds(pid) if pid else 0
+                    r = wrk(url, conns, args.seconds, hdrs)
+                    if pid:
+                        r["cpu_us"] = (cpu_seconds(pid) - cpu0) / max(1, r["rps"] * args.seconds) * 1e6
+                    http_round[(label, conns)] = r
+            for conns in (10, 64):
+                for label, _, port, hdrs, pid in targets:
+                    cpu0 = cpu_seconds(pid) if pid else 0
+                    w = ws_load(port, "/user/bench/ws", conns, args.seconds, hdrs)
+                    if pid:
+                        # Includes the handshake and the 0.5 s warm-up: a slight overestimate for both proxies.
+                        w["cpu_us"] = (cpu_seconds(pid) - cpu0) / max(1, w["messages"]) * 1e6
+                    ws_round[(label, conns)] = w
+            http_rounds.append(http_round)
+            ws_rounds.append(ws_round)
+
+        def medians(rounds):
+            out = {}
+            for key in rounds[0]:
+                out[key] = {f: statistics.median(r[key][f] for r in rounds) for f in rounds[0][key]
+                            if isinstance(rounds[0][key][f], (int, float))}
+            return out
+        http, ws = medians(http_rounds), medians(ws_rounds)
 
         if args.http_only:
-            for label, _, _ in targets:
+            for label, *_ in targets:
                 for conns in (64, 1):
                     r = http[(label, conns)]
                     print(f"{label:30} c={conns:2} {r['rps']:8.0f} req/s p50 {r['p50']:.3f} ms p99 {r['p99']:.3f} ms")
@@ -413,32 +448,48 @@ def main():
     lines = []
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines.append(f"## bench/proxy — {date}\n")
-    lines.append(f"`bench/proxy/run.py --seconds {args.seconds} --runs {args.runs}`; wrk, 1 KiB answers from the "
-                 "same backend; 64 connections use 2 wrk threads.\n")
-    lines.append("| HTTP | conns | requests/s | p50 ms | p99 ms |")
-    lines.append("|---|---|---|---|---|")
+    lines.append(f"`bench/proxy/run.py --seconds {args.seconds} --runs {args.runs} --rounds {args.rounds}`; "
+                 f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; wrk, 1 KiB answers from "
+                 "the same backend; 64 connections use 2 wrk threads; median of the rounds (targets interleaved "
+                 "in each round); proxy CPU = the proxy process's user + system time per request or message.\n")
+
+    def per_round(rounds, key, f, a, b, invert=False):
+        vals = [(r[(b, key)][f] / r[(a, key)][f]) if invert else (r[(a, key)][f] / r[(b, key)][f]) for r in rounds]
+        return ", ".join(f"{v:.1f}×" for v in vals)
+
+    def cpu_cell(r):
+        return f"{r['cpu_us']:.1f}" if "cpu_us" in r else "–"
+    lines.append("| HTTP | conns | requests/s | p50 ms | p99 ms | proxy CPU µs/request |")
+    lines.append("|---|---|---|---|---|---|")
     for conns in (64, 1):
-        for label, _, _ in targets:
+        for label, *_ in targets:
             r = http[(label, conns)]
-            lines.append(f"| {label} | {conns} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} |")
+            lines.append(f"| {label} | {conns} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {cpu_cell(r)} |")
     h64, c64 = http[("coursehub", 64)], http[(chp_label, 64)]
     h1, c1, d1 = http[("coursehub", 1)], http[(chp_label, 1)], http[("direct", 1)]
+    added = [r[("coursehub", 1)]["p50"] - r[("direct", 1)]["p50"] for r in http_rounds]
     lines.append("")
-    lines.append(f"- coursehub / CHP requests/s at 64 connections: **{h64['rps'] / c64['rps']:.1f}×** (target ≥ 3×)")
-    lines.append(f"- CHP p99 / coursehub p99 at 64 connections: **{c64['p99'] / h64['p99']:.1f}×** (target ≥ 5×)")
-    lines.append(f"- added p50 at 1 connection: coursehub **{h1['p50'] - d1['p50']:.3f} ms** "
-                 f"(target < 0.1 ms), CHP {c1['p50'] - d1['p50']:.3f} ms")
+    lines.append(f"- coursehub / CHP requests/s at 64 connections: **{h64['rps'] / c64['rps']:.1f}×** (target ≥ 3×); "
+                 f"rounds: {per_round(http_rounds, 64, 'rps', 'coursehub', chp_label)}")
+    lines.append(f"- CHP p99 / coursehub p99 at 64 connections: **{c64['p99'] / h64['p99']:.1f}×** (target ≥ 5×); "
+                 f"rounds: {per_round(http_rounds, 64, 'p99', 'coursehub', chp_label, invert=True)}")
+    lines.append(f"- added p50 at 1 connection: coursehub **{statistics.median(added):.3f} ms** (target < 0.1 ms; "
+                 f"rounds: {', '.join(f'{a:.3f}' for a in added)}), CHP {c1['p50'] - d1['p50']:.3f} ms")
+    lines.append(f"- proxy CPU per request, CHP / coursehub: 64 connections {c64['cpu_us'] / h64['cpu_us']:.1f}×, "
+                 f"1 connection {c1['cpu_us'] / h1['cpu_us']:.1f}×")
     lines.append("")
-    lines.append("| WebSocket echo, 64 B messages | conns | messages/s | p50 µs | p99 µs |")
-    lines.append("|---|---|---|---|---|")
+    lines.append("| WebSocket echo, 64 B messages | conns | messages/s | p50 µs | p99 µs | proxy CPU µs/message |")
+    lines.append("|---|---|---|---|---|---|")
     for conns in (10, 64):
         for label in ("direct", chp_label, "coursehub"):
             w = ws[(label, conns)]
-            lines.append(f"| {label} | {conns} | {w['rate']:.0f} | {w['p50_us']} | {w['p99_us']} |")
+            lines.append(f"| {label} | {conns} | {w['rate']:.0f} | {w['p50_us']:.0f} | {w['p99_us']:.0f} | {cpu_cell(w)} |")
     lines.append("")
     for conns in (10, 64):
-        ratio = ws[("coursehub", conns)]["rate"] / ws[(chp_label, conns)]["rate"]
-        lines.append(f"- coursehub / CHP WebSocket messages/s at {conns} connections: **{ratio:.1f}×** (target ≥ 3×)")
+        hw, cw = ws[("coursehub", conns)], ws[(chp_label, conns)]
+        lines.append(f"- coursehub / CHP WebSocket messages/s at {conns} connections: **{hw['rate'] / cw['rate']:.1f}×** "
+                     f"(target ≥ 3×); rounds: {per_round(ws_rounds, conns, 'rate', 'coursehub', chp_label)}; "
+                     f"proxy CPU per message CHP / coursehub {cw['cpu_us'] / hw['cpu_us']:.1f}×")
     lines.append("")
     lines.append("| start-up (median of %d) | seconds |" % args.runs)
     lines.append("|---|---|")
