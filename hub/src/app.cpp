@@ -20,7 +20,11 @@ App::App(std::string prefix, std::shared_ptr<const HubConfig> config)
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pool_ = std::make_unique<WorkerPool>("worker", std::max(4u, 2 * cores));
   cpu_pool_ = std::make_unique<WorkerPool>("hash", cores);
-  io_ = std::make_unique<boost::asio::io_context>(1);  // run by one thread (http::Server::run)
+  // Run by one thread (http::Server::run), but with the default concurrency
+  // hint: with hint 1 Asio queues a post made on the running thread
+  // privately until the current handler returns, so it can run after a post
+  // made later from another thread (an event stream's frame before its header).
+  io_ = std::make_unique<boost::asio::io_context>();
 }
 
 App::~App() {

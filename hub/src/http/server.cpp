@@ -866,8 +866,9 @@ void Server::run(std::size_t threads) {
   if (threads == 0) threads = 1;
   auto& impl = *impl_;
   for (std::size_t i = 1; i < threads; ++i) {
-    // Concurrency hint 1: one thread runs it (others may still post to it).
-    impl.extra_contexts.push_back(std::make_unique<net::io_context>(1));
+    // One thread runs it; the default concurrency hint keeps posts from
+    // different threads in the order they were made (see App::App).
+    impl.extra_contexts.push_back(std::make_unique<net::io_context>());
     impl.extra_work.push_back(net::make_work_guard(*impl.extra_contexts.back()));
   }
   std::vector<std::thread> extra;
