@@ -68,6 +68,7 @@ struct HubConfig {
 
   std::string http_address = "";  // http.address ("" = all interfaces)
   int http_port = 80;             // http.port
+  std::vector<std::string> http_trusted_proxies;  // http.trusted_proxies (IP addresses)
 
   bool https_enabled = false;               // https.enabled
   std::string https_address = "";           // https.address ("" = all interfaces)

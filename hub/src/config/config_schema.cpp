@@ -1,5 +1,7 @@
 #include "hub/config_schema.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -73,6 +75,16 @@ std::string check_size(const ConfigValue& v) {
   } catch (const ConfigError& e) {
     return e.what();
   }
+}
+
+std::string check_ip_items(const ConfigValue& v) {
+  for (std::size_t i = 0; i < v.as_list().size(); ++i) {
+    const std::string& item = v.as_list()[i].as_string();
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, item.c_str(), buf) != 1 && inet_pton(AF_INET6, item.c_str(), buf) != 1)
+      return "item " + std::to_string(i) + " ('" + item + "') is not an IP address";
+  }
+  return "";
 }
 
 std::string check_nonempty_items(const ConfigValue& v) {
@@ -167,6 +179,11 @@ std::vector<ConfigKey> build_schema() {
       {.path = "http.port", .type = T::integer, .default_value = 80,
        .description = "HTTP port. `coursehub serve --port` overrides it.", .min = 0, .max = kPortMax,
        .apply = to_field<&HubConfig::http_port>},
+      {.path = "http.trusted_proxies", .type = T::string_list, .default_value = kNoList,
+       .description = "Addresses of front proxies (e.g. nginx on 127.0.0.1) whose X-Forwarded-For and "
+                      "X-Forwarded-Proto are believed: logs, login limits and Secure cookies then see "
+                      "the real client. Empty: those headers are ignored.",
+       .check = check_ip_items, .apply = to_field<&HubConfig::http_trusted_proxies>},
 
       {.path = "https.enabled", .type = T::boolean, .default_value = false,
        .description = "Serve HTTPS (with https.tls.* or a Let's Encrypt certificate).",

@@ -1,6 +1,10 @@
 #include "http/message.hpp"
 
+#include <arpa/inet.h>
 #include <strings.h>
+
+#include <array>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +26,29 @@ std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return std::string(s);
+}
+
+// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), or nullopt.
+std::optional<std::array<unsigned char, 16>> ip_bytes(std::string_view text) {
+  std::string s(text);
+  if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
+  std::array<unsigned char, 16> out{};
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, s.c_str(), v4) == 1) {
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, v4, 4);
+    return out;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out.data()) == 1) return out;
+  return std::nullopt;
+}
+
+bool is_trusted(std::string_view addr, const std::vector<std::string>& trusted) {
+  auto a = ip_bytes(addr);
+  if (!a) return false;
+  for (const auto& t : trusted)
+    if (auto b = ip_bytes(t); b && *a == *b) return true;
+  return false;
 }
 
 std::string cookie_header(std::string_view name, std::string_view value, const CookieOptions& o) {
@@ -246,6 +273,30 @@ std::multimap<std::string, std::string> parse_urlencoded(std::string_view s) {
       out.emplace(url_decode(part.substr(0, eq), true), url_decode(part.substr(eq + 1), true));
   }
   return out;
+}
+
+void apply_trusted_forwarding(Request& req, const std::vector<std::string>& trusted) {
+  if (trusted.empty() || !is_trusted(req.remote_addr, trusted)) return;
+  // Every X-Forwarded-For field, in order, as one comma-separated list.
+  std::vector<std::string> chain;
+  for (const auto& [name, value] : req.headers.items()) {
+    if (!iequals(name, "X-Forwarded-For")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      chain.push_back(trim(rest.substr(0, comma)));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!ip_bytes(*it)) break;
+    req.remote_addr = *it;
+    if (!is_trusted(*it, trusted)) break;
+  }
+  if (auto proto = req.header("X-Forwarded-Proto")) {
+    std::string p = trim(proto->substr(0, proto->find(',')));
+    if (iequals(p, "https")) req.secure = true;
+  }
 }
 
 }  // namespace hub::http

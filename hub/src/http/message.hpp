@@ -72,6 +72,14 @@ struct Request {
   bool is_unsafe_method() const { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 };
 
+// Behind a front proxy: when `req.remote_addr` is one of `trusted` (IP
+// addresses, IPv4-mapped IPv6 treated as IPv4), the client becomes the
+// right-most X-Forwarded-For entry that is not itself trusted, and
+// "X-Forwarded-Proto: https" marks the request secure.  A request from any
+// other address is left as it is, so nobody else can claim another address.
+// Malformed entries stop the walk (the last good address is kept).
+void apply_trusted_forwarding(Request& req, const std::vector<std::string>& trusted);
+
 struct CookieOptions {
   std::string path = "/";
   bool http_only = true;

@@ -451,6 +451,7 @@ void Session::on_header(beast::error_code ec) {
   if (req.path.empty() || req.path.front() != '/') return reply_error_and_close(400, "malformed request target");
 
   auto config = server_->app.config();
+  apply_trusted_forwarding(req, config->http_trusted_proxies);
   std::string base = config->base_url.empty() ? "/" : config->base_url;
   if (base.back() != '/') base += '/';
   if (base != "/") {
@@ -633,7 +634,7 @@ void Session::log_request(int status) {
   if (quiet_success_ && status != 101 && status < 400) return;
   std::string who = req_->log_user.empty() ? "" : req_->log_user;
   log::info(std::to_string(status) + " " + req_->method + " " + log::redact_target(req_->target) + " (" + who + "@" +
-            remote_ + ") " + format_ms(Clock::now() - started_));
+            req_->remote_addr + ") " + format_ms(Clock::now() - started_));
 }
 
 void Session::do_close() {
