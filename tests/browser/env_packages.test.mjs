@@ -66,6 +66,7 @@ test('two admins: a live install followed from a second page, a second install q
     hub.cli(['user', 'add', 'root-admin', '--admin', '--password-stdin'], `${ADMIN_PW}\n`);
     hub.cli(['user', 'add', 'second-admin', '--admin', '--password-stdin'], `${SECOND_PW}\n`);
     const first = await openAsAdmin(browser, hub, 'root-admin', ADMIN_PW);
+    assert.equal(await first.textContent('#env-installer'), 'pip');
 
     // The first admin's install runs, held while pip downloads chbeta 1.0.
     await first.fill('#specs', 'chbeta==1.0');

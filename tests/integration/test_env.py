@@ -14,6 +14,8 @@ def test_init_makes_a_venv_recognises_one_and_refuses_a_foreign_folder(tmp_path)
     assert env.own() == {"pip": "23.0.1", "setuptools": "66.1.1"}
     again = env.run("init", index=False)
     assert "already a venv environment" in again.stdout
+    # No ipykernel to see (no system site-packages): no kernel spec of its own.
+    assert not (env.user / "share" / "jupyter" / "kernels").exists()
 
     foreign = tmp_path / "F"
     (foreign / "user").mkdir(parents=True)
@@ -33,6 +35,11 @@ def test_init_makes_a_venv_recognises_one_and_refuses_a_foreign_folder(tmp_path)
     os.symlink("/usr/bin/python3", conda / "bin" / "python")
     r = Env(tmp_path / "C", None).run("init", index=False)
     assert "already a conda environment" in r.stdout
+    assert "without mamba or conda; coursehub installs into it with pip" in r.stdout
+    (conda / "bin" / "mamba").write_text("#!/bin/sh\nexit 1\n")
+    (conda / "bin" / "mamba").chmod(0o755)
+    r = Env(tmp_path / "C", None).run("init", index=False)
+    assert f"coursehub installs into it with {conda / 'bin' / 'mamba'}" in r.stdout
 
 
 def test_install_with_dependencies_and_a_console_script(tmp_path, index):
@@ -112,6 +119,9 @@ def test_list_agrees_with_pip_list_with_system_site_packages_visible(tmp_path, i
                                                                  "setuptools"}
     # Debian's Jupyter server is importable from the environment.
     assert env.python("import jupyter_server").returncode == 0
+    # Kernels run the environment's own Python, not the system's spec's /usr/bin/python3.
+    spec = json.loads((env.user / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    assert spec["argv"][:3] == [str(env.user / "bin" / "python"), "-m", "ipykernel_launcher"]
     # What the system provides is not the environment's to remove.
     r = env.run("remove", inherited[0]["name"], check=False)
     assert r.returncode == 1 and "system's site-packages" in r.stderr

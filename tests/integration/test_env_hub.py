@@ -108,7 +108,9 @@ def test_admins_change_the_environment_through_the_api_and_watch_it_live(tmp_pat
             cli = subprocess.Popen([str(BIN), "env", "install", "chbeta==1.0", "--prefix", str(hub.prefix)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
             assert gate.reached.wait(120)
-            cli_txn = hub.api("GET", "env", token=admin).json()["running"]
+            info = hub.api("GET", "env", token=admin).json()
+            assert (info["kind"], info["installer"]) == ("venv", "pip")
+            cli_txn = info["running"]
             assert cli_txn and cli_txn["request"] == ["chbeta==1.0"]
             job2 = hub.api("POST", "env/transactions", token=admin,
                            json={"action": "upgrade", "specs": ["chbeta"]}).json()

@@ -435,6 +435,7 @@ void add_env_routes(App& app) {
                  {"env_path", env["path"]},
                  {"env_exists", env["exists"]},
                  {"env_kind", env.value("kind", "")},
+                 {"env_installer", env.value("installer", "")},
                  {"env_python", env.value("python_version", "")},
                  {"env_system", env.value("system_site_packages", false)},
                  {"env_error", env.value("error", "")}};
