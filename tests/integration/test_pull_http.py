@@ -184,6 +184,14 @@ def test_a_private_repository_needs_a_stored_credential(tmp_path, served):
     listing = coursehub("cred", "list", "--prefix", prefix)
     assert srv.password[-4:] in listing.out and srv.password not in listing.out
     assert "last_used=never" not in listing.out
+    # Without a prefix, upstream is asked directly, with no stored credential;
+    # COURSEHUB_PREFIX stands for --prefix.
+    r = pull(srv.url("secret", private=True), tmp_path / "direct")
+    assert r.code != 0 and r.error_line.startswith("error: auth: "), r.err
+    assert not (tmp_path / "direct").exists()
+    r = pull(srv.url("secret", private=True), tmp_path / "from-env", "--json", env={"COURSEHUB_PREFIX": str(prefix)})
+    assert r.code == 0, r.err
+    assert r.report["upstream_fetched"] is False  # filled from the mirror the first sync made
 
 
 def test_a_rejected_credential_fails_with_auth_and_is_recorded(tmp_path, served):
