@@ -943,6 +943,11 @@ void configure_libgit2() {
     stop_deferring_ca_certificates();
     // Objects read back from our own packs were verified when indexed.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+    // Only a repository's own config counts: the user's ~/.gitconfig (a
+    // worker's HOME is the student's), XDG and system files could rewrite
+    // URLs (url.*.insteadOf) or convert line endings (core.autocrlf).
+    for (int level : {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL, GIT_CONFIG_LEVEL_PROGRAMDATA})
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
     register_socket_stream(std::chrono::seconds(30), std::chrono::minutes(2));
     // OpenSSL's variables name a private CA bundle (libgit2 with mbedTLS
     // reads only its built-in path otherwise); loaded on first https use.

@@ -264,3 +264,26 @@ def test_backup_moves_the_folder_aside_and_makes_a_fresh_copy(tmp_path, teacher)
     r = pull(teacher.upstream, other, "--backup")
     assert r.code != 0 and r.error_line.startswith("error: not_a_repo: ")
     assert (other / "essay.md").read_text() == "precious"
+
+
+def test_the_users_git_config_is_never_read(tmp_path, teacher):
+    """A ~/.gitconfig (a worker's HOME is the student's) that rewrites URLs
+    or line endings changes nothing: only the repository's config counts."""
+    home = tmp_path / "home"
+    (home / ".config/git").mkdir(parents=True)
+    hostile = f'[core]\n\tautocrlf = true\n[url "http://127.0.0.1:9/"]\n\tinsteadOf = {teacher.upstream}\n'
+    (home / ".gitconfig").write_text(hostile)
+    (home / ".config/git/config").write_text(hostile)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    d = tmp_path / "course"
+    r = pull(teacher.upstream, d, env=env)
+    assert r.code == 0, r.err
+    assert (d / "README.md").read_bytes() == b"# Course\n"
+    teacher.write("README.md", "# Course\nv2\n")
+    tip = teacher.commit()
+    r = pull(teacher.upstream, d, "--json", env=env)
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == "fast_forwarded"
+    assert (d / "README.md").read_bytes() == b"# Course\nv2\n"
+    assert git(d, "rev-parse", "HEAD").strip() == tip
+    assert status(d) == ""

@@ -90,7 +90,8 @@ std::optional<FolderInfo> read_folder(const std::filesystem::path& dir);
 // $SSL_CERT_FILE (else $SSL_CERT_DIR), when set, replaces the CA
 // certificates trusted for https:// (a private CA).  Certificates are
 // parsed on the first network connection, not at start-up (a worker syncing
-// from a mirror never pays for them).
+// from a mirror never pays for them).  Git config files outside a
+// repository (system, XDG, ~/.gitconfig) are not read.
 void configure_libgit2();
 
 }  // namespace gitpuller
