@@ -141,6 +141,29 @@ def test_a_user_reaches_their_own_server_and_nobody_else_does(hub):
         answer = k.execute("import os, urllib.request\n"
                            "print(urllib.request.urlopen(os.environ['JUPYTERHUB_API_URL']).read().decode())")
         assert "version" in json.loads(answer["text"]), answer
+        # The server's own token speaks for alice in the hub's API (what
+        # jupyterhub-singleuser does): who am I, and the activity report the
+        # culler counts; never for anybody else.
+        calls = k.execute(
+            "import json, os, urllib.request, urllib.error\n"
+            "api, tok = os.environ['JUPYTERHUB_API_URL'], os.environ['JUPYTERHUB_API_TOKEN']\n"
+            "def call(method, path, body=None):\n"
+            "    data = json.dumps(body).encode() if body is not None else None\n"
+            "    req = urllib.request.Request(api + path, data=data, method=method,\n"
+            "                                 headers={'Authorization': 'token ' + tok, 'Content-Type': 'application/json'})\n"
+            "    try:\n"
+            "        with urllib.request.urlopen(req) as r: return [r.status, r.read().decode()]\n"
+            "    except urllib.error.HTTPError as e: return [e.code, e.read().decode()]\n"
+            "stamp = {'servers': {'': {'last_activity': '2026-01-02T03:04:05.678Z'}}}\n"
+            "print(json.dumps([call('GET', '/user'), call('POST', '/users/alice/activity', stamp),\n"
+            "                  call('POST', '/users/bob/activity', stamp), call('GET', '/users'),\n"
+            "                  call('POST', '/users/alice/activity', {'last_activity': 'yesterday'})]))")
+        me, mine, bobs, listing, bad = json.loads(calls["text"])
+        assert me[0] == 200 and json.loads(me[1])["name"] == "alice" and json.loads(me[1])["admin"] is False, me
+        assert mine[0] == 204, mine
+        assert bobs[0] == 403, bobs
+        assert listing[0] == 200 and [u["name"] for u in json.loads(listing[1])] == ["alice"], listing
+        assert bad[0] == 400 and "ISO 8601" in json.loads(bad[1])["message"], bad
     finally:
         k.close()
 

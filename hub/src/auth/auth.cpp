@@ -106,13 +106,23 @@ std::optional<Identity> Auth::identify(http::Request& req) {
   auto& db = app_.db();
   std::optional<Identity> who;
   if (token) {
-    auto t = accounts::find_token(db, *token);
-    if (!t) return std::nullopt;
-    auto u = accounts::find_user_by_id(db, t->user_id);
-    if (!u || u->status != "active") return std::nullopt;
-    who = Identity{u->id, u->name, u->admin, u->instructor, Identity::Via::token, "", t->id};
-    accounts::touch_token(db, t->id);
-    accounts::touch_activity(db, u->id);
+    if (auto t = accounts::find_token(db, *token)) {
+      auto u = accounts::find_user_by_id(db, t->user_id);
+      if (!u || u->status != "active") return std::nullopt;
+      who = Identity{u->id, u->name, u->admin, u->instructor, Identity::Via::token, "", t->id};
+      accounts::touch_token(db, t->id);
+      accounts::touch_activity(db, u->id);
+    } else {
+      // A running server's own token (JUPYTERHUB_API_TOKEN in its
+      // environment): it speaks for its user, never with admin or
+      // instructor rights, whoever the user is — code in a notebook must
+      // not be able to administer the hub through it.
+      auto st = db.prepare(
+          "SELECT u.id, u.name, u.status FROM servers s JOIN users u ON u.name = s.user WHERE s.token = ?");
+      st.bind(1, *token);
+      if (!st.step() || st.column_text(2) != "active") return std::nullopt;
+      who = Identity{st.column_int64(0), st.column_text(1), false, false, Identity::Via::server_token, "", 0};
+    }
   } else {
     double now = common::unix_seconds();
     auto st = db.prepare(

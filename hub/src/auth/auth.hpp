@@ -40,7 +40,9 @@ namespace hub {
 class App;
 
 struct Identity {
-  enum class Via { cookie, token };
+  // server_token: a running server's own token, for its single-user
+  // extensions (never admin or instructor, whoever the user is).
+  enum class Via { cookie, token, server_token };
   std::int64_t user_id = 0;
   std::string name;
   bool admin = false;
@@ -59,7 +61,8 @@ class Auth {
   Auth(App& app, std::string cookie_secret);
 
   // The user behind the request: an "Authorization: token|bearer T" header
-  // (or ?token=T), else the session cookie.  nullopt when there is none, it
+  // (or ?token=T) holding an API token or a running server's own token,
+  // else the session cookie.  nullopt when there is none, it
   // is invalid or expired, or the user is banned, not in users.allowed, or
   // awaiting approval.  Sets req.log_user.  Worker threads only.
   std::optional<Identity> identify(http::Request& req);

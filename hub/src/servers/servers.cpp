@@ -4,6 +4,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 #include "api/models.hpp"
 #include "app.hpp"
@@ -27,6 +30,33 @@ using namespace std::chrono_literals;
 // How long POST/DELETE .../server wait before answering 202 (JupyterHub's
 // slow_spawn_timeout and slow_stop_timeout).
 constexpr auto kSlowTimeout = 10s;
+
+// "2026-11-26T10:30:00.123456Z" / "...+01:00" (what jupyterhub-singleuser
+// sends), or nullopt.
+std::optional<std::chrono::system_clock::time_point> parse_iso_time(const std::string& text) {
+  std::tm tm{};
+  const char* p = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return std::nullopt;
+  double fraction = 0;
+  if (*p == '.') {
+    char* end = nullptr;
+    fraction = std::strtod(p, &end);
+    p = end;
+  }
+  long offset = 0;
+  if (*p == 'Z') {
+    ++p;
+  } else if (*p == '+' || *p == '-') {
+    int hh = 0, mm = 0, used = 0;
+    if (std::sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) != 2 || used != 5) return std::nullopt;
+    offset = (*p == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+    p += 6;
+  }
+  if (*p != '\0') return std::nullopt;
+  std::time_t t = timegm(&tm) - offset;
+  return std::chrono::system_clock::from_time_t(t) +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(fraction));
+}
 
 json iso(std::chrono::system_clock::time_point t) { return common::iso8601_utc(t); }
 
@@ -174,6 +204,40 @@ void add_api(App& app, const std::shared_ptr<UserServers>& mod) {
                   stream->on_close([&app, holder] { app.pool().post([holder] { holder->reset(); }); });
                 });
               });
+
+  // JupyterHub's activity report, as jupyterhub-singleuser sends it with its
+  // server's token: {"last_activity": T, "servers": {"": {"last_activity": T}}}.
+  // Keeps a server whose kernels work without proxied traffic from the culler.
+  r.add("POST", "/hub/api/users/{name}/activity", [&app, mod](Request& req) {
+    auto me = app.auth().require_api_user(req);
+    const std::string name = req.params[0];
+    if (me.name != name && !me.admin) throw HttpError(403, "you may only report your own activity");
+    auto body = req.json_body();
+    if (!body.is_object()) throw HttpError(400, "the body must be a JSON object");
+    std::optional<std::chrono::system_clock::time_point> latest;
+    auto take = [&](const json& holder, const std::string& where) {
+      if (!holder.contains("last_activity")) return;
+      const json& v = holder["last_activity"];
+      auto t = v.is_string() ? parse_iso_time(v.get<std::string>()) : std::nullopt;
+      if (!t) throw HttpError(400, where + "last_activity must be an ISO 8601 time, like 2026-11-26T10:30:00Z");
+      if (!latest || *t > *latest) latest = t;
+    };
+    take(body, "");
+    if (body.contains("servers")) {
+      if (!body["servers"].is_object()) throw HttpError(400, "servers must be an object of server names");
+      for (const auto& [server, entry] : body["servers"].items()) {
+        if (!server.empty()) throw HttpError(404, "no server named '" + server + "' (only the default server exists)");
+        if (!entry.is_object()) throw HttpError(400, "servers[\"\"] must be an object");
+        take(entry, "servers[\"\"].");
+      }
+    }
+    if (!latest) throw HttpError(400, "nothing to record: give last_activity");
+    auto info = mod->spawner().find(name);
+    if (!info || info->state == ServerState::stopped) throw HttpError(404, name + " has no running server");
+    // A clock ahead of the hub's cannot keep a server alive for longer than now.
+    mod->spawner().note_activity(name, std::min(*latest, std::chrono::system_clock::now()));
+    return Response::no_content();
+  });
 
   r.add("GET", "/hub/api/users/{name}/server/log", [&app, mod](Request& req) {
     auto me = app.auth().require_api_user(req);
