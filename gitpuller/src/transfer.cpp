@@ -155,7 +155,12 @@ void TransferSession::finish(int rc, ErrorCode failure_code) {
     std::string msg = "The server rejected the stored credential for " + *prefix_used_ +
                       " (it may have expired or been revoked). An admin must replace it with "
                       "`coursehub cred add " + *prefix_used_ + " --username USER --token-stdin`.";
-    if (credentials_) credentials_->record_use(*prefix_used_, "rejected by the server: " + detail);
+    // libgit2 sets no error of its own when the credential callback gives
+    // up, so `detail` would be whatever failed last (often an unrelated
+    // config lookup): record what is known instead.
+    if (credentials_)
+      credentials_->record_use(*prefix_used_, "rejected by the server: it asked for a login again (HTTP 401) "
+                                              "after the stored username and token were sent");
     throw SyncError(ErrorCode::auth, msg);
   }
   if (missing_ || rc == GIT_EAUTH || detail.find("401") != std::string::npos ||

@@ -206,6 +206,8 @@ def test_a_rejected_credential_fails_with_auth_and_is_recorded(tmp_path, served)
     listing = coursehub("cred", "list", "--prefix", prefix, "--json")
     [entry] = __import__("json").loads(listing.out)
     assert entry["last_error"] and "wrong-token" not in entry["last_error"]
+    # What an admin reads in the alert says what happened, not libgit2's last unrelated complaint.
+    assert "HTTP 401" in entry["last_error"] and "config value" not in entry["last_error"], entry
 
 
 def test_a_credential_is_not_offered_outside_its_prefix(tmp_path, served):
