@@ -398,25 +398,7 @@ class TxnRunner {
     for (const auto& s : steps) commands.push_back(pip_command(layout, s));
     if (store) store->set_commands(id, commands);
     make_dir(cwd + "/tmp", 0700);
-    std::vector<std::string> argv = {layout.python, "-u", "-c", kDriver, json(steps).dump()};
-    auto options = installer_options(layout, cwd, [&](int pid) {
-      if (store) {
-        try {
-          store->set_installer_pid(id, pid);
-        } catch (...) {
-        }
-      }
-    });
-    RunOutcome out;
-    try {
-      auto r = common::run_process(argv, options);
-      out.exit_code = r.exit_code;
-      if (r.timed_out) emit("coursehub: the installer ran longer than the limit and was stopped");
-    } catch (const common::ProcessError& e) {
-      emit(std::string("coursehub: cannot run the installer: ") + e.what());
-      out.exit_code = 127;
-    }
-    return out;
+    return run_installer(layout, {layout.python, "-u", "-c", kDriver, json(steps).dump()}, cwd, store, id);
   }
 
   // Runs one installer command line (conda's or mamba's) as it is.
@@ -426,6 +408,13 @@ class TxnRunner {
     if (store) store->set_commands(id, commands);
     make_dir(cwd + "/tmp", 0700);
     emit("coursehub: step 1/1: " + join(argv));
+    return run_installer(layout, argv, cwd, store, id);
+  }
+
+  // Runs an installer process with the environment's options, recording its
+  // pid on the transaction (for recovery after a crash); 127 when it cannot start.
+  RunOutcome run_installer(const EnvLayout& layout, const std::vector<std::string>& argv, const std::string& cwd,
+                           HistoryStore* store, std::int64_t id) {
     auto options = installer_options(layout, cwd, [&](int pid) {
       if (store) {
         try {
