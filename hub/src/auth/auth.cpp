@@ -133,6 +133,11 @@ std::optional<Identity> Auth::identify(http::Request& req) {
     if (st.column_text(4) != "active") return std::nullopt;
     who = Identity{st.column_int64(0), st.column_text(1), st.column_int64(2) != 0, st.column_int64(3) != 0,
                    Identity::Via::cookie, *session, 0};
+    // End the SELECT's read transaction first: writing while it is open
+    // would upgrade it, and in WAL mode an upgrade from a snapshot another
+    // connection has written past fails at once (SQLITE_BUSY_SNAPSHOT, no
+    // busy wait) — a 500 for a student whose sync was recorded meanwhile.
+    st.reset();
     db.prepare("UPDATE sessions SET last_seen = ? WHERE id = ?").bind(1, now).bind(2, *session).run();
     accounts::touch_activity(db, who->user_id);
   }
