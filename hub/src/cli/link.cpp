@@ -74,15 +74,9 @@ int cmd_link(const Argv& argv) {
     }
 
     if (args.flag("json")) {
-      nlohmann::json out = {{"link", link},
-                            {"nbgitpuller_link", other ? nlohmann::json(*other) : nlohmann::json(nullptr)},
-                            {"repo", spec.repo},
-                            {"branch", spec.branch},
-                            {"file", spec.file},
-                            {"app", courses::to_string(spec.app)},
-                            {"target", spec.target},
-                            {"folder", courses::folder_of(spec)},
-                            {"urlpath", courses::urlpath_of(spec)}};
+      nlohmann::json out = courses::spec_json(spec);
+      out["link"] = link;
+      out["nbgitpuller_link"] = other ? nlohmann::json(*other) : nlohmann::json(nullptr);
       std::cout << out.dump(2) << "\n";
     } else {
       std::cout << link << "\n";

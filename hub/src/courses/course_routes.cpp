@@ -181,18 +181,12 @@ json link_json(App& app, const Request& req, const Course& c, const LinkSpec& sp
   std::string qs = "branch=" + http::url_encode(spec.branch) + "&file=" + http::url_encode(spec.file) +
                    "&app=" + std::string(courses::to_string(spec.app)) + "&target=" + http::url_encode(spec.target);
   std::string base = app.url("/hub/courses/" + std::to_string(c.id));
-  json out = {{"link", link},
-              {"repo", spec.repo},
-              {"branch", spec.branch},
-              {"file", spec.file},
-              {"app", courses::to_string(spec.app)},
-              {"target", spec.target},
-              {"folder", courses::folder_of(spec)},
-              {"urlpath", courses::urlpath_of(spec)},
-              {"qr_svg", base + "/qr.svg?" + qs},
-              {"qr_png", base + "/qr.png?" + qs},
-              {"projector", base + "/qr?" + qs},
-              {"nbgitpuller_link", nullptr}};
+  json out = courses::spec_json(spec);
+  out["link"] = link;
+  out["qr_svg"] = base + "/qr.svg?" + qs;
+  out["qr_png"] = base + "/qr.png?" + qs;
+  out["projector"] = base + "/qr?" + qs;
+  out["nbgitpuller_link"] = nullptr;
   if (!other_hub.empty()) {
     out["nbgitpuller_link"] = courses::nbgitpuller_link(other_hub, spec);
     out["hub"] = courses::normalize_hub_url(other_hub);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <nlohmann/json.hpp>
+
 #include "courses/course_store.hpp"
 #include "gitpuller/error.hpp"
 #include "gitpuller/url.hpp"
@@ -108,6 +110,12 @@ std::string nbgitpuller_link(std::string_view other_hub_url, const LinkSpec& spe
   std::string root = normalize_hub_url(other_hub_url);
   bool needs_target = folder_of(spec) != nbgitpuller_default_folder(spec.repo);
   return root + "hub/user-redirect/git-pull?" + query_of(spec, needs_target);
+}
+
+nlohmann::json spec_json(const LinkSpec& spec) {
+  return {{"repo", spec.repo},     {"branch", spec.branch},       {"file", spec.file},
+          {"app", to_string(spec.app)}, {"target", spec.target}, {"folder", folder_of(spec)},
+          {"urlpath", urlpath_of(spec)}};
 }
 
 }  // namespace hub::courses

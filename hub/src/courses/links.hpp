@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace hub::courses {
 
 enum class Interface { lab, classic };
@@ -41,6 +43,9 @@ LinkSpec checked_spec(LinkSpec spec);
 std::string folder_of(const LinkSpec& spec);
 // What `urlpath` says (already percent-encoded segment by segment).
 std::string urlpath_of(const LinkSpec& spec);
+// The spec as the API and `coursehub link --json` show it: repo, branch,
+// file, app, target, folder, urlpath.
+nlohmann::json spec_json(const LinkSpec& spec);
 
 // A hub's root URL as links start with: "https://hub.example.edu/" or
 // "https://example.edu/jupyter/" (scheme, host, optional path, exactly one
