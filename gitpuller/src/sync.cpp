@@ -197,7 +197,14 @@ class Engine {
   std::vector<std::string> restore_deleted(git_repository* repo, git_tree* upstream_tree, bool* other_changes);
   git_oid commit_local_changes(git_repository* repo, const git_oid& head);
   void move_aside_collisions(git_repository* repo, git_tree* from, git_tree* to);
-  void checkout(git_repository* repo, const git_oid& commit_id, unsigned strategy, const std::string& what);
+  // Checks out `commit_id`.  With `from`, the work tree matches that tree
+  // (the student's work is committed, collisions moved aside), and when
+  // writing fails half-way (a full disk, a quota) the files it touched are
+  // put back as `from` has them before SyncError(merge) is thrown.
+  void checkout(git_repository* repo, const git_oid& commit_id, unsigned strategy, git_tree* from, const std::string& what);
+  // Puts the work tree's copies of `paths` back as `from` has them; files
+  // `from` does not have are removed.  false when that failed too.
+  bool put_back(git_repository* repo, git_tree* from, const std::vector<std::string>& paths);
   void set_branch(git_repository* repo, const std::string& branch, const git_oid& target, bool make_head);
   git_oid merge(git_repository* repo, const git_oid& ours, const git_oid& theirs);
   std::string stamp() {
@@ -363,7 +370,7 @@ bool Engine::first_clone(Source& source) {
     copied = checkout_from_snapshot(repo.get(), *snapshot, target, progress);
   }
   if (!copied) {
-    checkout(repo.get(), target, GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX, "Checking out files");
+    checkout(repo.get(), target, GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX, nullptr, "Checking out files");
     write_index_after_checkout(repo.get());
   }
   repo.reset();
@@ -464,7 +471,7 @@ void Engine::update_locked(git_repository* repo) {
     GitTree to = tree_of(repo, target, ErrorCode::fetch);
     move_aside_collisions(repo, nullptr, to.get());
     set_branch(repo, branch, target, true);
-    checkout(repo, target, GIT_CHECKOUT_SAFE | GIT_CHECKOUT_RECREATE_MISSING, "Checking out files");
+    checkout(repo, target, GIT_CHECKOUT_SAFE | GIT_CHECKOUT_RECREATE_MISSING, nullptr, "Checking out files");
     report_.outcome = SyncOutcome::cloned;
     report_.commit = r.commit;
     return;
@@ -632,7 +639,7 @@ void Engine::move_aside_collisions(git_repository* repo, git_tree* from, git_tre
   }
 }
 
-void Engine::checkout(git_repository* repo, const git_oid& commit_id, unsigned strategy, const std::string& what) {
+void Engine::checkout(git_repository* repo, const git_oid& commit_id, unsigned strategy, git_tree* from, const std::string& what) {
   GitCommit commit = lookup_commit(repo, commit_id, ErrorCode::merge);
   struct Payload {
     ProgressThrottle throttle;
@@ -655,8 +662,52 @@ void Engine::checkout(git_repository* repo, const git_oid& commit_id, unsigned s
   if (rc == GIT_ECONFLICT)
     throw SyncError(ErrorCode::merge, "A file in " + target_.string() + " changed while syncing, so nothing was "
                                       "overwritten. Save your work and sync again.");
-  check(rc, ErrorCode::merge, "Cannot write the course files");
+  if (rc >= 0) return;
+  const std::string reason = last_git_error();
+  bool restored = false;
+  if (from) {
+    GitTree to = tree_of(repo, commit_id, ErrorCode::merge);
+    restored = put_back(repo, from, changed_paths(repo, from, to.get()));
+  }
+  // ENOSPC, EDQUOT and EFBIG (a file size limit) all mean: no room.
+  bool no_room = false;
+  for (int e : {ENOSPC, EDQUOT, EFBIG})
+    if (reason.find(std::strerror(e)) != std::string::npos) no_room = true;
+  std::string message = no_room ? "There is no room for the course files in " + target_.string() +
+                                      " (the disk is full or your storage quota is used up): " + reason + ". "
+                                : "Cannot write the course files: " + reason + ". ";
+  if (from)
+    message += restored ? "Your folder was put back as it was before this sync; nothing of yours was lost."
+                        : "Some files could not be put back either (" + last_git_error() +
+                              "); your work is safe in the folder's git history (git log), nothing of yours was lost.";
+  if (no_room) message += " Free some space, then sync again.";
+  throw SyncError(ErrorCode::merge, message);
 }
+
+bool Engine::put_back(git_repository* repo, git_tree* from, const std::vector<std::string>& paths) {
+  if (paths.empty()) return true;
+  std::vector<char*> raw;
+  raw.reserve(paths.size());
+  for (const auto& p : paths) raw.push_back(const_cast<char*>(p.c_str()));
+  git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+  // Only these exact paths: files the failed checkout wrote are either
+  // upstream's (restored from `from`) or new (removed: collisions with the
+  // student's own files were moved aside before it started).
+  co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+  co.paths = {raw.data(), raw.size()};
+  if (git_checkout_tree(repo, reinterpret_cast<const git_object*>(from), &co) < 0) return false;
+  // Folders the failed checkout made for new files go too, when empty.
+  const fs::path workdir = git_repository_workdir(repo);
+  for (const auto& p : paths) {
+    for (fs::path dir = fs::path(p).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+      if (tree_has(from, dir.generic_string())) break;
+      if (::rmdir((workdir / dir).c_str()) != 0) break;
+    }
+  }
+  return true;
+}
+
+
 
 void Engine::set_branch(git_repository* repo, const std::string& branch, const git_oid& target, bool make_head) {
   std::string ref = std::string(kHeads) + branch;
@@ -700,7 +751,7 @@ void Engine::update_branch(git_repository* repo, const RefSnapshot::Resolved& r,
   if (clean && (fast_forward || !student_commits)) {
     GitTree from = tree_of(repo, head, ErrorCode::merge);
     move_aside_collisions(repo, from.get(), upstream_tree.get());
-    checkout(repo, target, GIT_CHECKOUT_SAFE, "Updating files");
+    checkout(repo, target, GIT_CHECKOUT_SAFE, from.get(), "Updating files");
     set_branch(repo, report_.branch, target, false);
     report_.files_updated = changed_paths(repo, from.get(), upstream_tree.get());
     if (!fast_forward) {
@@ -829,7 +880,7 @@ git_oid Engine::merge(git_repository* repo, const git_oid& ours_id, const git_oi
         ErrorCode::merge, "Cannot record the merge");
 
   move_aside_collisions(repo, ours.get(), merged_tree.get());
-  checkout(repo, merge_id, GIT_CHECKOUT_SAFE, "Updating files");
+  checkout(repo, merge_id, GIT_CHECKOUT_SAFE, ours.get(), "Updating files");
   set_branch(repo, report_.branch, merge_id, false);
   report_.files_updated = changed_paths(repo, ours.get(), merged_tree.get());
   say("Merged upstream's changes (" + oid_hex(theirs_id).substr(0, 10) + ")");
@@ -857,7 +908,7 @@ void Engine::switch_branch(git_repository* repo, const RefSnapshot::Resolved& r,
   if (git_reference_name_to_id(&existing, repo, ref.c_str()) == 0) {
     GitTree to = tree_of(repo, existing, ErrorCode::merge);
     move_aside_collisions(repo, from.get(), to.get());
-    checkout(repo, existing, GIT_CHECKOUT_SAFE, "Switching files");
+    checkout(repo, existing, GIT_CHECKOUT_SAFE, from.get(), "Switching files");
     check(git_repository_set_head(repo, ref.c_str()), ErrorCode::merge, "Cannot switch to " + branch);
     update_branch(repo, r, old_tracking);
     report_.files_updated = changed_paths(repo, from.get(), tree_of(repo, oid_from_hex(report_.commit), ErrorCode::merge).get());
@@ -866,7 +917,7 @@ void Engine::switch_branch(git_repository* repo, const RefSnapshot::Resolved& r,
   git_oid target = oid_from_hex(r.commit);
   GitTree to = tree_of(repo, target, ErrorCode::merge);
   move_aside_collisions(repo, from.get(), to.get());
-  checkout(repo, target, GIT_CHECKOUT_SAFE, "Switching files");
+  checkout(repo, target, GIT_CHECKOUT_SAFE, from.get(), "Switching files");
   set_branch(repo, branch, target, true);
   if (starts_with(r.ref, kHeads)) {
     git_config* cfg_raw = nullptr;

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import subprocess
 from pathlib import Path
 
@@ -79,12 +81,20 @@ class Result:
         return lines[-1] if lines else ""
 
 
-def coursehub(*args, input: str | None = None, env: dict | None = None, timeout: float = 300) -> Result:
+def coursehub(*args, input: str | None = None, env: dict | None = None, timeout: float = 300,
+              file_size_limit: int | None = None) -> Result:
+    """Runs the binary.  `file_size_limit` (bytes) makes writes past it fail
+    with EFBIG, as a full disk or a used-up quota makes them fail."""
     e = {k: v for k, v in os.environ.items() if k != "COURSEHUB_PREFIX"}
     if env:
         e.update(env)
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
     return Result(subprocess.run([BIN, *map(str, args)], input=input, capture_output=True, text=True, env=e,
-                                 timeout=timeout))
+                                 timeout=timeout, preexec_fn=limit if file_size_limit else None))
 
 
 def pull(*args, **kw) -> Result:

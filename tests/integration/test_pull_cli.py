@@ -287,3 +287,38 @@ def test_the_users_git_config_is_never_read(tmp_path, teacher):
     assert (d / "README.md").read_bytes() == b"# Course\nv2\n"
     assert git(d, "rev-parse", "HEAD").strip() == tip
     assert status(d) == ""
+
+
+@pytest.mark.parametrize("student_edits", [True, False], ids=["merge", "fast-forward"])
+def test_no_room_for_upstreams_files_puts_the_folder_back_and_the_next_sync_completes(tmp_path, teacher, student_edits):
+    """A full disk or a used-up quota (here: a file size limit) stops the
+    checkout half-way: the student gets a message saying so, the folder is
+    as before the sync (no half-written or stray files), and once there is
+    room the same link finishes the job with nothing left behind."""
+    course = tmp_path / "course"
+    assert pull(teacher.upstream, course).code == 0
+    if student_edits:
+        (course / "week1/intro.ipynb").write_text(lines(1, 30) + "my answer\n")
+    teacher.write("README.md", "# Course, week 2\n")
+    teacher.write("week2/data/big.csv", "0," * 1_500_000)  # 3 MB, tiny once compressed
+    teacher.commit("week 2")
+    before = {p.relative_to(course): p.read_bytes() for p in course.rglob("*") if p.is_file() and ".git" not in p.parts}
+
+    r = pull(teacher.upstream, course, file_size_limit=1_000_000)
+    assert r.code == 1
+    assert r.error_line.startswith("error: merge: There is no room for the course files"), r.err
+    assert "File too large" in r.error_line and "nothing of yours was lost" in r.error_line
+    after = {p.relative_to(course): p.read_bytes() for p in course.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+    assert not (course / "week2").exists()
+    assert status(course) == ""
+
+    r = pull(teacher.upstream, course, "--json")
+    assert r.code == 0, r.err
+    assert r.report["outcome"] == ("merged" if student_edits else "fast_forwarded")
+    assert r.report["files_renamed"] == []
+    assert (course / "week2/data/big.csv").stat().st_size == 3_000_000
+    assert (course / "README.md").read_text() == "# Course, week 2\n"
+    assert (course / "week1/intro.ipynb").read_text().endswith("my answer\n" if student_edits else "line 30\n")
+    assert status(course) == ""
+    subprocess.run(["git", "-C", str(course), "fsck", "--strict", "--no-progress"], check=True, capture_output=True)
