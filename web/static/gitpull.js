@@ -17,7 +17,7 @@ const STAGES = {
 const HEADLINES = {
   clone: 'The course material could not be copied into your folder.',
   fetch: "Could not get the latest version from the course's repository.",
-  merge: 'Your changes and the new version could not be combined.',
+  merge: 'The new version could not be brought into your folder.',
   branch_exist: 'The branch or version named in this link does not exist.',
   branch_resolve: 'The repository has no default branch: the link must name one.',
   remote_mismatch: 'A folder with this name already holds a different repository.',
