@@ -236,8 +236,10 @@ class InProcess:
             raise RuntimeError(f"in-process sync of {dest}: {answer or 'no answer'}")
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds used so far by the process (schedstat: nanoseconds,
+        where /proc/PID/stat counts 10 ms ticks)."""
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        return sum(int((t / "schedstat").read_text().split()[0]) for t in tasks.iterdir()) / 1e9
 
     def close(self) -> None:
         self.proc.stdin.close()
