@@ -78,6 +78,8 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   static constexpr std::size_t kBodyPiece = 64 * 1024;
   static constexpr std::size_t kSplicePiece = 16 * 1024;
   static constexpr std::size_t kFirstRead = 16 * 1024;
+  static constexpr int kReadsPerWake = 8;  // plain relay: full pieces read in one turn before yielding
+  static constexpr auto kWatchdogTick = std::chrono::seconds(1);  // relay: activity and idleness
 
   Exchange(std::shared_ptr<void> owner, ClientStream& client, beast::flat_buffer& client_buffer,
            http::request_parser<http::empty_body>& parser, BackendPool& pool, ForwardOptions options, Done done)
@@ -339,6 +341,14 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     client_plain_ = ClientTcp<ClientStream>::plain(client_);
     client_tcp().expires_never();
     upstream_.expires_never();
+    if (client_plain_) {
+      // The plain relay reads and writes without the reactor when it can:
+      // synchronous calls must answer would_block rather than wait.
+      beast::error_code ec;
+      client_tcp().socket().non_blocking(true, ec);
+      if (!ec) upstream_.socket().non_blocking(true, ec);
+      if (ec) client_plain_ = false;
+    }
     last_byte_ = std::chrono::steady_clock::now();
     arm_watchdog();
     up_piece_.reset(new char[kSplicePiece]);
@@ -349,6 +359,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     if (client_buffer_.size() > 0) {
       net::async_write(upstream_, client_buffer_.data(), [self](beast::error_code ec, std::size_t n) {
         self->client_buffer_.consume(n);
+        self->result_.bytes_up += n;
         if (ec) return self->splice_ended();
         self->pump_up();
       });
@@ -359,6 +370,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
       net::async_write(client_, up_buffer_.data(), [self](beast::error_code ec, std::size_t n) {
         self->up_buffer_.consume(n);
         self->up_buffer_.shrink_to_fit();
+        self->result_.bytes_down += n;
         if (ec) return self->splice_ended();
         self->pump_down();
       });
@@ -368,52 +380,98 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     }
   }
 
-  // The relay loops use the sockets themselves where they can: a WebSocket
-  // message costs a read and a write per direction, without the stream's
-  // timer bookkeeping (the watchdog covers idleness).
+  // The relay loops use the sockets themselves where they can.  Bytes are
+  // only counted per piece; the watchdog turns a changed count into
+  // "activity" and "last byte" (no clock read per message).
   void pump_up() {
-    auto on_read = [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-      if (ec) return self->splice_ended();
-      self->result_.bytes_up += n;
-      self->touched();
-      net::async_write(self->upstream_.socket(), net::buffer(self->up_piece_.get(), n),
-                       [self](beast::error_code ec, std::size_t) {
-                         if (ec) return self->splice_ended();
-                         self->pump_up();
-                       });
-    };
-    if (client_plain_) client_tcp().socket().async_read_some(net::buffer(up_piece_.get(), kSplicePiece), std::move(on_read));
-    else client_.async_read_some(net::buffer(up_piece_.get(), kSplicePiece), std::move(on_read));
+    if (client_plain_) return relay_plain(true);
+    client_.async_read_some(net::buffer(up_piece_.get(), kSplicePiece),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->splice_ended();
+                              self->result_.bytes_up += n;
+                              net::async_write(self->upstream_.socket(), net::buffer(self->up_piece_.get(), n),
+                                               [self](beast::error_code ec, std::size_t) {
+                                                 if (ec) return self->splice_ended();
+                                                 self->pump_up();
+                                               });
+                            });
   }
 
   void pump_down() {
+    if (client_plain_) return relay_plain(false);
     upstream_.socket().async_read_some(
         net::buffer(down_piece_.get(), kSplicePiece),
         [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
           if (ec) return self->splice_ended();
           self->result_.bytes_down += n;
-          self->touched();
-          auto on_written = [self](beast::error_code ec, std::size_t) {
-            if (ec) return self->splice_ended();
-            self->pump_down();
-          };
-          if (self->client_plain_)
-            net::async_write(self->client_tcp().socket(), net::buffer(self->down_piece_.get(), n), std::move(on_written));
-          else
-            net::async_write(self->client_, net::buffer(self->down_piece_.get(), n), std::move(on_written));
+          net::async_write(self->client_, net::buffer(self->down_piece_.get(), n),
+                           [self](beast::error_code ec, std::size_t) {
+                             if (ec) return self->splice_ended();
+                             self->pump_down();
+                           });
         });
   }
 
-  void touched() {
-    last_byte_ = std::chrono::steady_clock::now();
-    activity();
+  // A plain relay direction (`up`: client → server).  A piece costs one
+  // recv and one send, plus, when the socket was empty, the wait for the
+  // next (a recv that finds nothing, then the reactor's wake-up).  The send
+  // is made at once, without the reactor; only what the peer cannot take
+  // yet waits for it (async_write).  Full pieces are read on in the same
+  // turn, a few at a time, so a busy stream needs fewer wake-ups.
+  void relay_plain(bool up) {
+    auto& from = up ? client_tcp().socket() : upstream_.socket();
+    char* piece = up ? up_piece_.get() : down_piece_.get();
+    from.async_read_some(net::buffer(piece, kSplicePiece),
+                         [self = this->shared_from_this(), up](beast::error_code ec, std::size_t n) {
+                           if (ec) return self->splice_ended();
+                           self->relay_plain_pieces(up, n);
+                         });
   }
 
+  void relay_plain_pieces(bool up, std::size_t n) {
+    auto& from = up ? client_tcp().socket() : upstream_.socket();
+    auto& to = up ? upstream_.socket() : client_tcp().socket();
+    char* piece = up ? up_piece_.get() : down_piece_.get();
+    auto& bytes = up ? result_.bytes_up : result_.bytes_down;
+    for (int reads = 1;; ++reads) {
+      bytes += n;
+      beast::error_code ec;
+      std::size_t sent = to.write_some(net::buffer(piece, n), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        sent = 0;
+        ec = {};
+      }
+      if (ec) return splice_ended();
+      if (sent < n) {
+        net::async_write(to, net::buffer(piece + sent, n - sent),
+                         [self = this->shared_from_this(), up](beast::error_code ec, std::size_t) {
+                           if (ec) return self->splice_ended();
+                           self->relay_plain(up);
+                         });
+        return;
+      }
+      // A piece that was not full emptied the socket: wait for the next.
+      if (n < kSplicePiece || reads >= kReadsPerWake) break;
+      n = from.read_some(net::buffer(piece, kSplicePiece), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) break;
+      if (ec) return splice_ended();
+    }
+    relay_plain(up);
+  }
+
+  // Every tick: bytes moved since the last one count as activity; none for
+  // websocket_idle closes the relay.
   void arm_watchdog() {
-    watchdog_.expires_after(std::chrono::seconds(30));
+    watchdog_.expires_after(kWatchdogTick);
     watchdog_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->splices_ == 0) return;
-      if (std::chrono::steady_clock::now() - self->last_byte_ > self->options_.websocket_idle) {
+      auto moved = self->result_.bytes_up + self->result_.bytes_down;
+      auto now = std::chrono::steady_clock::now();
+      if (moved != self->bytes_at_tick_) {
+        self->bytes_at_tick_ = moved;
+        self->last_byte_ = now;
+        self->activity(true);
+      } else if (now - self->last_byte_ > self->options_.websocket_idle) {
         self->close_both();
         return;
       }
@@ -434,6 +492,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
     if (splices_ == 2) close_both();
     if (--splices_ > 0) return;
     watchdog_.cancel();
+    if (result_.bytes_up + result_.bytes_down != bytes_at_tick_) activity(true);
     result_.keep_alive = false;
     finish();
   }
@@ -506,6 +565,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<ClientStream>> {
   unsigned client_version_ = 11;
   int splices_ = 0;
   std::size_t down_size_ = kBodyPiece;
+  std::uint64_t bytes_at_tick_ = 0;  // relay bytes both ways at the last watchdog tick
   std::chrono::steady_clock::time_point last_activity_note_{};
   std::chrono::steady_clock::time_point last_byte_{};
 };

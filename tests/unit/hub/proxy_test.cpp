@@ -5,12 +5,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -160,6 +163,10 @@ class Front {
   int port() const { return port_; }
   hub::proxy::BackendPool& pool() { return pool_; }
   int activity() const { return activity_; }
+  // WebSocket relays that have ended, and the bytes the last one counted.
+  int relays_ended() const { return relays_ended_; }
+  std::uint64_t relay_bytes_up() const { return relay_bytes_up_; }
+  std::uint64_t relay_bytes_down() const { return relay_bytes_down_; }
 
  private:
   struct Conn {
@@ -189,6 +196,11 @@ class Front {
       o.upstream.strip_cookies = {"coursehub-session"};
       o.on_activity = [this] { ++activity_; };
       hub::proxy::forward(c, c->stream, c->buffer, *c->parser, pool_, o, [this, c](hub::proxy::ForwardResult r) {
+        if (r.upgraded) {
+          relay_bytes_up_ = r.bytes_up;
+          relay_bytes_down_ = r.bytes_down;
+          ++relays_ended_;
+        }
         if (!r.responded) {
           http::response<http::string_body> res{http::status::bad_gateway, 11};
           res.body() = "proxy error: " + r.error;
@@ -209,6 +221,9 @@ class Front {
   int port_ = 0;
   hub::proxy::BackendPool pool_;
   std::atomic<int> activity_{0};
+  std::atomic<int> relays_ended_{0};
+  std::atomic<std::uint64_t> relay_bytes_up_{0};
+  std::atomic<std::uint64_t> relay_bytes_down_{0};
   std::vector<std::thread> threads_;
 };
 
@@ -341,6 +356,68 @@ TEST_CASE("a WebSocket is relayed both ways with the server's token added") {
   ws.read(b);
   CHECK(b.size() == large.size());
   ws.close(websocket::close_code::normal);
+}
+
+TEST_CASE("a WebSocket stream to a slow reader arrives whole and in order, counted, as activity") {
+  Backend backend;
+  Front front(backend.port());
+  net::io_context io;
+  websocket::stream<beast::tcp_stream> ws(io);
+  auto& sock = beast::get_lowest_layer(ws).socket();
+  sock.open(tcp::v4());
+  sock.set_option(net::socket_base::receive_buffer_size(4096));  // a small window
+  sock.connect(tcp::endpoint(net::ip::address_v4::loopback(), front.port()));
+  ws.handshake("hub.example", "/user/x/api/kernels/k/channels");
+  ws.binary(true);
+  int activity_before = front.activity();
+
+  // 8 MiB in 64 KiB messages, each of its own byte, sent at once and read
+  // one every 2 ms: more than the socket buffers hold, so the relay has to
+  // wait on both sides.
+  constexpr int kMessages = 128;
+  constexpr std::size_t kSize = 64 * 1024;
+  std::vector<std::string> sent;
+  for (int i = 0; i < kMessages; ++i) sent.emplace_back(kSize, static_cast<char>('A' + i % 50));
+  int written = 0, read = 0;
+  bool in_order = true;
+  beast::flat_buffer b;
+  net::steady_timer pause(io);
+  std::function<void()> write_next = [&] {
+    if (written == kMessages) return;
+    ws.async_write(net::buffer(sent[static_cast<std::size_t>(written)]), [&](beast::error_code ec, std::size_t) {
+      REQUIRE_FALSE(ec);
+      ++written;
+      write_next();
+    });
+  };
+  std::function<void()> read_next = [&] {
+    if (read == kMessages) return;
+    ws.async_read(b, [&](beast::error_code ec, std::size_t) {
+      REQUIRE_FALSE(ec);
+      if (beast::buffers_to_string(b.data()) != sent[static_cast<std::size_t>(read)]) in_order = false;
+      b.consume(b.size());
+      ++read;
+      pause.expires_after(std::chrono::milliseconds(2));
+      pause.async_wait([&](beast::error_code) { read_next(); });
+    });
+  };
+  write_next();
+  read_next();
+  io.run();
+  CHECK(written == kMessages);
+  CHECK(read == kMessages);
+  CHECK(in_order);
+  ws.close(websocket::close_code::normal);
+
+  // The relay ends with the close; it counted every byte both ways (frames
+  // carry a few header bytes more than their payload) and noted activity.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (front.relays_ended() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(front.relays_ended() == 1);
+  CHECK(front.relay_bytes_up() >= kMessages * kSize);
+  CHECK(front.relay_bytes_down() >= kMessages * kSize);
+  CHECK(front.activity() > activity_before);
 }
 
 TEST_CASE("a backend that is not listening gives a 502 without a hang") {
