@@ -6,9 +6,13 @@
 //       --ServerApp.* arguments are ignored, so the hub's spawner can run it
 //       as a user server (spawner.cmd) and it answers the readiness probe.
 //
-//   bench_backend ws-load --port P --path /x --conns N --seconds S --size B [--header "K: V"]...
+//   bench_backend ws-load --port P --path /x --conns N --seconds S --size B [--window W] [--header "K: V"]...
 //       N WebSocket connections, each sending a B-byte message and waiting
-//       for its echo, in a loop, for S seconds.  Prints one JSON line:
+//       for its echo, in a loop, for S seconds.  With --window W (default 1)
+//       each connection keeps W messages in flight: a new one goes out as
+//       each echo comes back (a kernel streaming output is like this), so the
+//       rate is bound by throughput rather than by one round trip.
+//       Latency is from a message's send to its echo.  Prints one JSON line:
 //       {"messages":..,"seconds":..,"rate":..,"p50_us":..,"p99_us":..,"errors":..}
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -119,10 +124,10 @@ struct LoadResult {
 class WsClient : public std::enable_shared_from_this<WsClient> {
  public:
   WsClient(net::io_context& io, int port, std::string path, std::vector<std::string> headers, std::size_t size,
-           std::chrono::steady_clock::time_point measure_from, std::chrono::steady_clock::time_point until,
+           int window, std::chrono::steady_clock::time_point measure_from, std::chrono::steady_clock::time_point until,
            LoadResult& result, std::vector<long>& latencies)
       : ws_(io), port_(port), path_(std::move(path)), headers_(std::move(headers)), msg_(size, 'm'),
-        from_(measure_from), until_(until), result_(result), latencies_(latencies) {}
+        window_(window), from_(measure_from), until_(until), result_(result), latencies_(latencies) {}
 
   void start() {
     beast::get_lowest_layer(ws_).async_connect(
@@ -141,7 +146,12 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
           }));
           self->ws_.async_handshake("127.0.0.1", self->path_, [self](beast::error_code ec) {
             if (ec) return self->fail();
-            self->send();
+            if (self->window_ > 1) {
+              self->pipelined_write();
+              self->pipelined_read();
+            } else {
+              self->send();
+            }
           });
         });
   }
@@ -171,18 +181,66 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
     });
   }
 
+  // --window W: one write and one read outstanding at a time (what a
+  // websocket::stream allows), up to W messages sent and not yet echoed.
+  void pipelined_write() {
+    if (writing_ || closing_ || static_cast<int>(in_flight_.size()) >= window_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= until_) return finish_if_drained();
+    writing_ = true;
+    in_flight_.push_back(now);
+    ws_.async_write(net::buffer(msg_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) return self->fail();
+      self->pipelined_write();
+    });
+  }
+
+  void pipelined_read() {
+    ws_.async_read(buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        if (!self->closing_) self->fail();
+        return;
+      }
+      self->buf_.consume(self->buf_.size());
+      auto now = std::chrono::steady_clock::now();
+      if (self->in_flight_.empty()) return self->fail();  // an echo nobody sent
+      auto sent = self->in_flight_.front();
+      self->in_flight_.pop_front();
+      if (now >= self->from_ && sent >= self->from_ && now < self->until_) {
+        ++self->result_.messages;
+        if (self->latencies_.size() < 2000000)
+          self->latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(now - sent).count());
+      }
+      self->pipelined_write();
+      if (self->closing_) return;
+      self->pipelined_read();
+    });
+  }
+
+  // Past the end: every echo is in, then a clean close.
+  void finish_if_drained() {
+    if (closing_ || writing_ || !in_flight_.empty()) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {});
+  }
+
   websocket::stream<beast::tcp_stream> ws_;
   int port_;
   std::string path_;
   std::vector<std::string> headers_;
   std::string msg_;
+  int window_ = 1;
+  bool writing_ = false;
+  bool closing_ = false;
+  std::deque<std::chrono::steady_clock::time_point> in_flight_;
   std::chrono::steady_clock::time_point from_, until_, sent_;
   LoadResult& result_;
   std::vector<long>& latencies_;
   beast::flat_buffer buf_;
 };
 
-int ws_load(int port, const std::string& path, int conns, double seconds, std::size_t size,
+int ws_load(int port, const std::string& path, int conns, double seconds, std::size_t size, int window,
             const std::vector<std::string>& headers) {
   net::io_context io(1);
   LoadResult result;
@@ -191,7 +249,7 @@ int ws_load(int port, const std::string& path, int conns, double seconds, std::s
   auto warm = now + std::chrono::milliseconds(500);
   auto until = warm + std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   for (int i = 0; i < conns; ++i)
-    std::make_shared<WsClient>(io, port, path, headers, size, warm, until, result, latencies)->start();
+    std::make_shared<WsClient>(io, port, path, headers, size, window, warm, until, result, latencies)->start();
   io.run();
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double p) -> long {
@@ -218,6 +276,7 @@ int main(int argc, char** argv) {
   int conns = 1;
   double seconds = 5;
   std::size_t size = 64;
+  int window = 1;
   std::vector<std::string> headers;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -228,10 +287,11 @@ int main(int argc, char** argv) {
     else if (a == "--conns") conns = std::stoi(next());
     else if (a == "--seconds") seconds = std::stod(next());
     else if (a == "--size") size = std::stoul(next());
+    else if (a == "--window") window = std::max(1, std::stoi(next()));
     else if (a == "--header") headers.push_back(next());
   }
   if (mode == "serve") return serve(port);
-  if (mode == "ws-load") return ws_load(port, path, conns, seconds, size, headers);
+  if (mode == "ws-load") return ws_load(port, path, conns, seconds, size, window, headers);
   std::cerr << "unknown mode " << mode << "\n";
   return 2;
 }
