@@ -2,9 +2,11 @@
 token or cookies, and kernel code over the kernel's WebSocket.
 
 Works against a server directly (http://127.0.0.1:PORT/user/NAME/) and
-through the hub's proxy alike: pass the base URL and the headers to send.
+through the hub's proxy alike: pass the base URL and the headers to send
+(an https:// base URL: also the CA file that signed the hub's certificate).
 """
 import json
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -12,7 +14,7 @@ import uuid
 import websocket  # python3-websocket
 
 
-def http(method, url, headers=None, body=None, timeout=30):
+def http(method, url, headers=None, body=None, timeout=30, ca_file=None):
     """(status, parsed JSON or text) without raising on HTTP errors."""
     data = None
     hdrs = dict(headers or {})
@@ -21,7 +23,8 @@ def http(method, url, headers=None, body=None, timeout=30):
         hdrs.setdefault("Content-Type", "application/json")
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             raw = r.read()
             status = r.status
     except urllib.error.HTTPError as e:
@@ -37,22 +40,26 @@ def http(method, url, headers=None, body=None, timeout=30):
 class Kernel:
     """A kernel started through the server's REST API, driven over its WebSocket."""
 
-    def __init__(self, base_url, headers, kernel_id=None, timeout=120):
+    def __init__(self, base_url, headers, kernel_id=None, timeout=120, ca_file=None):
         self.base_url = base_url.rstrip("/") + "/"
         self.headers = dict(headers)
         self.timeout = timeout
         if kernel_id is None:
-            status, body = http("POST", self.base_url + "api/kernels", self.headers, {"name": "python3"})
+            status, body = http("POST", self.base_url + "api/kernels", self.headers, {"name": "python3"},
+                                ca_file=ca_file)
             assert status == 201, (status, body)
             kernel_id = body["id"]
         self.id = kernel_id
         self.session = uuid.uuid4().hex
-        ws_url = self.base_url.replace("http://", "ws://", 1) + f"api/kernels/{self.id}/channels?session_id={self.session}"
+        ws_base = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        ws_url = ws_base + f"api/kernels/{self.id}/channels?session_id={self.session}"
         # websocket-client sends an Origin of its own: pass ours through its option.
         origin = self.headers.get("Origin")
         extra = [f"{k}: {v}" for k, v in self.headers.items() if k != "Origin"]
-        self.ws = websocket.create_connection(ws_url, timeout=timeout, header=extra,
-                                              **({"origin": origin} if origin else {}))
+        options = {"origin": origin} if origin else {}
+        if ca_file:
+            options["sslopt"] = {"ca_certs": ca_file}
+        self.ws = websocket.create_connection(ws_url, timeout=timeout, header=extra, **options)
 
     def close(self):
         try:

@@ -1,10 +1,13 @@
-"""HTTPS with a certificate from the config, and the plain-HTTP redirect."""
+"""HTTPS with a certificate from the config, the plain-HTTP redirect, and a
+kernel's WebSocket relayed to a TLS client."""
 import re
 import subprocess
+import time
 
 import requests
 
 from hubproc import Hub
+from jupyter_kernel import Kernel
 
 
 def make_cert(tmp_path):
@@ -57,3 +60,41 @@ def test_https_without_a_readable_certificate_fails_clearly(tmp_path):
     hub = Hub(tmp_path, config=config)
     r = hub.cli("serve", "--ip", "127.0.0.1", "--port", "0", check=False)
     assert r.returncode == 1 and "cannot load the TLS certificate" in r.stderr
+
+
+def test_a_kernel_answers_over_wss_through_the_hub(tmp_path):
+    """The relay's TLS path: a real kernel, reached over wss:// through the hub, computes 6*7."""
+    ca, cert, key = make_cert(tmp_path)
+    config = {"https": {"enabled": True, "port": 0, "tls": {"cert": str(cert), "key": str(key)}},
+              "services": {"cull": {"enabled": False}}}
+    hub = Hub(tmp_path, config=config)
+    hub.add_user("sec", "Secure-Pass-123")
+    with hub:
+        base = hub.url.replace("127.0.0.1", "localhost")
+        token = hub.token("sec")
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = str(ca)
+        s.headers["Authorization"] = f"token {token}"
+
+        def server():
+            return s.get(base + "hub/api/users/sec", timeout=60).json()["servers"].get("")
+        try:
+            r = s.post(base + "hub/api/users/sec/server", timeout=60)
+            assert r.status_code in (201, 202), r.text
+            deadline = time.monotonic() + 180  # Jupyter on a loaded 2-core machine
+            while not (server() or {}).get("ready"):
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+            k = Kernel(base + "user/sec/", {"Authorization": f"token {token}"}, ca_file=str(ca))
+            try:
+                assert k.execute("6*7")["text"] == "42"
+                assert k.execute("print('x' * 100000)")["text"] == "x" * 100000 + "\n"
+            finally:
+                k.close()
+        finally:
+            # User servers outlive the hub by design: stop this one first.
+            s.delete(base + "hub/api/users/sec/server", timeout=60)
+            deadline = time.monotonic() + 60
+            while server() and time.monotonic() < deadline:
+                time.sleep(0.2)
