@@ -75,13 +75,15 @@ const char* to_string(ServerState s);
 // How limits.memory / limits.cpu are enforced on this machine.
 struct LimitsInfo {
   // "cgroup2": a cgroup v2 per server (memory.max, cpu.max);
+  // "cgroup1": cgroup v1 directories per server (memory.limit_in_bytes,
+  //            cpu.cfs_quota_us), on hybrid systems;
   // "rlimit": per-process RLIMIT_DATA for memory, CPU not enforced;
   // "none": no limit configured.
   std::string mechanism;
   std::string memory;  // human-readable: "1073741824 bytes via cgroup memory.max", "not limited", ...
   std::string cpu;     // "0.5 CPU via cgroup cpu.max", "not enforced (needs cgroup v2)", ...
   std::string detail;  // why this mechanism (e.g. "cgroup v2 has no memory controller here")
-  std::string cgroup_base;  // the parent cgroup of the servers, when cgroup2
+  std::string cgroup_base;  // the parent cgroup(s) of the servers, when cgroup2/cgroup1
 };
 
 struct ProgressEvent {

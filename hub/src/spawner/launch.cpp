@@ -104,8 +104,8 @@ Launched launch(const LaunchSpec& spec) {
       write_all(oom, "500");
       ::close(oom);
     }
-    if (!spec.cgroup_procs.empty()) {
-      int cg = ::open(spec.cgroup_procs.c_str(), O_WRONLY);
+    for (const auto& procs : spec.cgroup_procs) {
+      int cg = ::open(procs.c_str(), O_WRONLY);
       if (cg < 0 || ::write(cg, "0", 1) != 1) child_fail(rfd, kCgroup);
       ::close(cg);
     }

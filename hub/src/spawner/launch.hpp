@@ -31,7 +31,7 @@ struct LaunchSpec {
   std::string cwd;
   int log_fd = -1;
   std::optional<Identity> identity;      // switch to this user (requires root)
-  std::string cgroup_procs;              // "<cgroup>/cgroup.procs" to join, or ""
+  std::vector<std::string> cgroup_procs;  // "<cgroup dir>/cgroup.procs" files to join (none: no cgroup)
   std::optional<unsigned long> rlimit_data;  // RLIMIT_DATA in bytes
 };
 

@@ -59,23 +59,28 @@ const char* to_string(ServerState s) {
   return "unknown";
 }
 
+// The first `chars` hex digits of the SHA-256 of `text`.
+std::string sha256_prefix(const std::string& text, std::size_t chars) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len && hex.size() < chars; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex.substr(0, chars);
+}
+
 std::string system_username(const std::string& hub_name) {
   std::string full = "jupyter-" + hub_name;
   std::vector<std::size_t> starts;  // byte offset of each code point
   for (std::size_t i = 0; i < full.size(); ++i)
     if ((static_cast<unsigned char>(full[i]) & 0xC0) != 0x80) starts.push_back(i);
   if (starts.size() < 26) return full;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(full.data(), full.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < 3; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
   std::size_t cut = starts.size() > 26 ? starts[26] : full.size();
-  return full.substr(0, cut) + "-" + hex.substr(0, 5);
+  return full.substr(0, cut) + "-" + sha256_prefix(full, 5);
 }
 
 namespace {
@@ -205,16 +210,18 @@ LimitsInfo compute_limits(const sp::CgroupSupport& cgroups, const SpawnerOptions
     return s.str();
   };
   if (cgroups.usable) {
-    l.mechanism = "cgroup2";
-    l.cgroup_base = cgroups.base;
-    l.memory = mem ? std::to_string(*mem) + " bytes via cgroup memory.max" : "not limited";
+    const bool v1 = cgroups.version == 1;
+    l.mechanism = v1 ? "cgroup1" : "cgroup2";
+    l.cgroup_base = cgroups.base + (cgroups.cpu_base.empty() ? "" : ", " + cgroups.cpu_base);
+    l.memory = mem ? std::to_string(*mem) + " bytes via cgroup " + (v1 ? "v1 memory.limit_in_bytes" : "memory.max")
+                   : "not limited";
     if (!cpu) l.cpu = "not limited";
-    else if (cgroups.cpu) l.cpu = cpu_text(*cpu) + " CPU via cgroup cpu.max";
-    else l.cpu = "not enforced (no cpu controller in cgroup v2)";
+    else if (cgroups.cpu) l.cpu = cpu_text(*cpu) + " CPU via cgroup " + (v1 ? "v1 cpu.cfs_quota_us" : "cpu.max");
+    else l.cpu = std::string("not enforced (no usable cpu controller in cgroup ") + (v1 ? "v1)" : "v2)");
   } else {
     l.mechanism = mem || cpu ? "rlimit" : "none";
     l.memory = mem ? std::to_string(*mem) + " bytes per process via RLIMIT_DATA" : "not limited";
-    l.cpu = cpu ? "not enforced (needs cgroup v2)" : "not limited";
+    l.cpu = cpu ? "not enforced (needs cgroups)" : "not limited";
   }
   return l;
 }
@@ -936,7 +943,9 @@ void Spawner::Impl::run_start(std::shared_ptr<Server> s, UserSpec spec) {
 
       std::string cgroup;
       if (cgroups_.usable) {
-        std::string leaf = system_account ? unix_user : "user-" + file_safe(spec.name);
+        // Local-mode servers of two installations on one machine (two
+        // prefixes) must not share a cgroup: one hub would kill the other's.
+        std::string leaf = system_account ? unix_user : "user-" + file_safe(spec.name) + "." + sha256_prefix(o.prefix, 8);
         try {
           cgroup = sp::create_server_cgroup(cgroups_, leaf, o.memory_limit_bytes, o.cpu_limit);
         } catch (const std::exception& e) {
@@ -994,8 +1003,8 @@ void Spawner::Impl::run_start(std::shared_ptr<Server> s, UserSpec spec) {
       ls.cwd = home;
       ls.log_fd = log.fd;
       ls.identity = identity;
-      if (!cgroup.empty()) ls.cgroup_procs = cgroup + "/cgroup.procs";
-      else if (o.memory_limit_bytes) ls.rlimit_data = static_cast<unsigned long>(*o.memory_limit_bytes);
+      for (const auto& dir : sp::cgroup_dirs(cgroup)) ls.cgroup_procs.push_back(dir + "/cgroup.procs");
+      if (cgroup.empty() && o.memory_limit_bytes) ls.rlimit_data = static_cast<unsigned long>(*o.memory_limit_bytes);
 
       emit(20, "Starting the Jupyter server");
       sp::Launched launched;

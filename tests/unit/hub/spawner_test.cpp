@@ -123,6 +123,31 @@ TEST_CASE("the cgroup v2 mount point and limit values are derived the way the ke
   CHECK(hub::spawner::memory_max_value(1073741824) == "1073741824");
 }
 
+TEST_CASE("on a hybrid system the cgroup v1 memory and cpu hierarchies and the hub's place in them are found") {
+  std::string mountinfo =
+      "24 30 0:22 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+      "23 30 0:21 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+      "25 30 0:23 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+  CHECK(hub::spawner::cgroup1_mount_point(mountinfo, "memory") == "/sys/fs/cgroup/memory");
+  CHECK(hub::spawner::cgroup1_mount_point(mountinfo, "cpu") == "/sys/fs/cgroup/cpu,cpuacct");  // not cpuset
+  CHECK_FALSE(hub::spawner::cgroup1_mount_point(mountinfo, "pids"));
+  CHECK_FALSE(hub::spawner::cgroup1_mount_point("41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "memory"));
+  std::string own =
+      "12:pids:/system.slice/coursehub.service\n"
+      "4:memory:/system.slice/coursehub.service\n"
+      "3:cpuset:/\n"
+      "2:cpu,cpuacct:/system.slice\n"
+      "1:name=systemd:/system.slice/coursehub.service\n"
+      "0::/system.slice/coursehub.service\n";
+  CHECK(hub::spawner::cgroup1_own_path(own, "memory") == "/system.slice/coursehub.service");
+  CHECK(hub::spawner::cgroup1_own_path(own, "cpu") == "/system.slice");
+  CHECK_FALSE(hub::spawner::cgroup1_own_path("0::/user.slice\n", "memory"));
+  CHECK(hub::spawner::cgroup_dirs("/a/x\n/b/x") == std::vector<std::string>{"/a/x", "/b/x"});
+  CHECK(hub::spawner::cgroup_dirs("/sys/fs/cgroup/coursehub/user-ann") == std::vector<std::string>{"/sys/fs/cgroup/coursehub/user-ann"});
+  CHECK(hub::spawner::cgroup_dirs("").empty());
+}
+
 TEST_CASE("a name that cannot be a folder name is refused before anything starts") {
   TempPrefix t;
   hub::Spawner s(options_for(t, {"/bin/true"}));
