@@ -310,7 +310,7 @@ def test_system_mode_serves_each_user_as_their_own_unix_account(tmp_path):
         admin = h.token("root-admin")
         r = h.api("GET", "spawner", token=admin)
         assert r.status_code == 200 and r.json()["mode"] == "system"
-        assert r.json()["limits"]["mechanism"] in ("cgroup2", "rlimit", "none")
+        assert r.json()["limits"]["mechanism"] in ("cgroup2", "cgroup1", "rlimit", "none")
         assert h.api("GET", "spawner", token=token).status_code == 403
         r = h.api("GET", f"users/{name}/server/log", token=admin)
         assert r.status_code == 200 and "Jupyter Server" in r.json()["log"]
