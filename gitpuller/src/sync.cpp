@@ -691,9 +691,11 @@ bool Engine::put_back(git_repository* repo, git_tree* from, const std::vector<st
   for (const auto& p : paths) raw.push_back(const_cast<char*>(p.c_str()));
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   // Only these exact paths: files the failed checkout wrote are either
-  // upstream's (restored from `from`) or new (removed: collisions with the
-  // student's own files were moved aside before it started).
-  co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+  // upstream's (restored from `from`) or new (removed, also when a
+  // .gitignore matches them: collisions with the student's own files were
+  // moved aside before it started).
+  co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED |
+                         GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
   co.paths = {raw.data(), raw.size()};
   if (git_checkout_tree(repo, reinterpret_cast<const git_object*>(from), &co) < 0) return false;
   // Folders the failed checkout made for new files go too, when empty.
