@@ -330,10 +330,16 @@ def test_system_mode_runs_each_user_as_their_own_locked_down_account(prefix, dri
 
         k = Kernel(server_url(info), token_header(info))
         try:
-            assert k.execute("import os; print(os.getuid(), os.geteuid())")["text"].split() == [str(pw.pw_uid)] * 2
-            assert k.execute("import os; os.setuid(0)")["error"] == "PermissionError"
-            assert k.execute("open('/etc/shadow')")["error"] == "PermissionError"
-            assert k.execute("open('mine.txt', 'w').write('hi')")["status"] == "ok"
+            # Each whole reply goes into the assertion message: a rare failure
+            # under load here once showed only "None == PermissionError".
+            ids = k.execute("import os; print(os.getuid(), os.geteuid())")
+            assert ids["text"].split() == [str(pw.pw_uid)] * 2, ids
+            back_to_root = k.execute("import os; os.setuid(0)")
+            assert back_to_root["error"] == "PermissionError", back_to_root
+            shadow = k.execute("open('/etc/shadow')")
+            assert shadow["error"] == "PermissionError", shadow
+            mine = k.execute("open('mine.txt', 'w').write('hi')")
+            assert mine["status"] == "ok", mine
         finally:
             k.close()
         assert os.stat(os.path.join(pw.pw_dir, "mine.txt")).st_uid == pw.pw_uid
