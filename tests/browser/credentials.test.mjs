@@ -6,38 +6,13 @@
 // Headless Chromium against the real hub and a real smart-HTTP git server on
 // 127.0.0.1 whose private area wants HTTP Basic auth.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import test from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { launchChromium, startHub } from './hub.mjs';
+import { git, launchChromium, startGitServer, startHub } from './hub.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const ADMIN_PW = 'Admin-Pass-2024';
-
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.edu', GIT_COMMITTER_NAME: 'T',
-      GIT_COMMITTER_EMAIL: 't@example.edu', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function startGitServer(root, repos) {
-  const proc = spawn('/usr/bin/python3', [path.join(here, 'githttp_serve.py'), root,
-    ...Object.entries(repos).map(([k, v]) => `${k}=${v}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: proc.stdout });
-  const first = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`git server exited with ${code}`)));
-  });
-  return { ...JSON.parse(first), stop: () => new Promise((r) => { proc.once('exit', r); proc.stdin.end(); }) };
-}
 
 test('an admin stores, tests, rotates and revokes the token of a private course repository',
   { timeout: 300000 }, async () => {

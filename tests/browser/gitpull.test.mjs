@@ -3,58 +3,18 @@
 // the progress page, and the notebook; XSS through repo and branch names is
 // inert; a failed sync offers retry and "continue without syncing".
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import test from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { launchChromium, startHub } from './hub.mjs';
+import { git, launchChromium, startGitServer, startHub, stopServer } from './hub.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'Student-Pass-1';
 const NOTEBOOK = JSON.stringify({
   cells: [{ cell_type: 'code', source: ['print(6 * 7)\n'], metadata: {}, outputs: [], execution_count: null }],
   metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
   nbformat: 4, nbformat_minor: 5,
 }) + '\n';
-
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 'T',
-      GIT_COMMITTER_EMAIL: 't@e', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function startGitServer(root, repos) {
-  const proc = spawn('/usr/bin/python3', [path.join(here, 'githttp_serve.py'), root,
-    ...Object.entries(repos).map(([k, v]) => `${k}=${v}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: proc.stdout });
-  const first = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`git server exited with ${code}`)));
-  });
-  const info = JSON.parse(first);
-  return { ...info, stop: () => new Promise((r) => { proc.once('exit', r); proc.stdin.end(); }) };
-}
-
-// Servers outlive the hub by design: stop the one the progress page started.
-async function stopServer(hub, name) {
-  const token = hub.cli(['token', 'create', name]).trim();
-  const headers = { Authorization: `token ${token}` };
-  await fetch(`${hub.url}hub/api/users/${name}/server`, { method: 'DELETE', headers });
-  const deadline = Date.now() + 120000;
-  while (Date.now() < deadline) {
-    const user = await (await fetch(`${hub.url}hub/api/users/${name}`, { headers })).json();
-    if (!user.servers || Object.keys(user.servers).length === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name}'s server did not stop`);
-}
 
 test('an anonymous click signs in, shows progress and opens the notebook', { timeout: 300000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coursehub-gitpull-browser-'));

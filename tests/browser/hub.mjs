@@ -9,10 +9,17 @@
 //   await page.goto(hub.url + 'hub/login');
 //   ...
 //   await browser.close(); await hub.stop();
+//
+// Also: git(cwd, ...args) runs the git CLI with a fixed identity and no user
+// config (returns trimmed stdout); startGitServer(root, {NAME: SOURCE,
+// 'private:NAME': SOURCE}) serves repositories over smart HTTP on 127.0.0.1
+// (githttp_serve.py); stopServer(hub, name) stops a user's Jupyter server,
+// which outlives the hub by design.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -66,4 +73,42 @@ export function launchChromium() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--no-first-run'],
   });
+}
+
+export function git(cwd, ...args) {
+  const r = spawnSync('git', args, {
+    cwd, encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.edu', GIT_COMMITTER_NAME: 'T',
+      GIT_COMMITTER_EMAIL: 't@example.edu', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+// tests/integration/githttp.py's smart-HTTP server (git http-backend behind
+// lighttpd) on 127.0.0.1; resolves to {base_url, urls: {NAME: URL}, username,
+// password, stop()}.
+export async function startGitServer(root, repos) {
+  const proc = spawn('/usr/bin/python3', [path.join(here, 'githttp_serve.py'), root,
+    ...Object.entries(repos).map(([k, v]) => `${k}=${v}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: proc.stdout });
+  const first = await new Promise((resolve, reject) => {
+    lines.once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`git server exited with ${code}`)));
+  });
+  return { ...JSON.parse(first), stop: () => new Promise((r) => { proc.once('exit', r); proc.stdin.end(); }) };
+}
+
+// Servers outlive the hub by design: stop the one a test's click started.
+export async function stopServer(hub, name) {
+  const token = hub.cli(['token', 'create', name]).trim();
+  const headers = { Authorization: `token ${token}` };
+  await fetch(`${hub.url}hub/api/users/${name}/server`, { method: 'DELETE', headers });
+  const deadline = Date.now() + 120000;
+  while (Date.now() < deadline) {
+    const user = await (await fetch(`${hub.url}hub/api/users/${name}`, { headers })).json();
+    if (!user.servers || Object.keys(user.servers).length === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name}'s server did not stop`);
 }
